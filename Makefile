@@ -1,0 +1,46 @@
+# The two set-up commands are `make run` and `make test` (see README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+STAMP := $(VENV)/.installed
+
+# make run is a development server: debug mode unless the environment says otherwise.
+export DJANGO_DEBUG ?= true
+
+.PHONY: run test install sysdeps messages lint format check-migrations
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@scripts/sysdeps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP) messages
+
+messages: $(STAMP)
+	$(MANAGE) compilemessages -v0 --ignore=.venv
+
+## Install, migrate, create the admin account, load demo data, start web + worker + beat.
+run: install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) ensure_admin
+	$(MANAGE) seed_demo
+	@echo "Admin: http://127.0.0.1:8000/admin/  (Ctrl-C stops web, worker and beat)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+## Install and run the whole suite.
+test: install
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check-migrations: $(STAMP)
+	$(MANAGE) makemigrations --check --dry-run

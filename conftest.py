@@ -1,0 +1,39 @@
+"""Fixtures shared by every app's tests."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+
+@pytest.fixture
+def superuser(db, django_user_model):
+    return django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-tests")
+
+
+@pytest.fixture
+def admin_client_logged_in(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def demo_data(db):
+    call_command("seed_demo", stdout=io.StringIO())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mysql_time_zones(django_db_setup, django_db_blocker):
+    """MySQL/MariaDB need their time zone tables for date_hierarchy and date lookups."""
+    from django.db import connection
+
+    if connection.vendor != "mysql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT CONVERT_TZ('2026-01-01 00:00:00', 'UTC', 'Asia/Shanghai')")
+        if cursor.fetchone()[0] is None:
+            pytest.exit(
+                "MariaDB has no time zone tables. Load them once with:\n"
+                "  mariadb-tzinfo-to-sql /usr/share/zoneinfo | mariadb -u root mysql",
+                returncode=2,
+            )

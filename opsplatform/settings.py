@@ -1,0 +1,240 @@
+"""Settings, read from the environment (see ``.env.example`` and the README).
+
+The defaults need no server: a SQLite file under ``var/`` and kombu's
+``filesystem://`` broker. ``DATABASE_URL=mysql://...`` and
+``CELERY_BROKER_URL=amqp://...`` (or ``redis://...``) switch to real servers
+without any code change.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+from kombu import Exchange, Queue
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("OPSPLATFORM_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it in the environment (or in .env), "
+            "or set DJANGO_DEBUG=true for a development-only key."
+        )
+    SECRET_KEY = "insecure-development-key-only-used-when-DJANGO_DEBUG-is-true"
+
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_celery_beat",
+    "common",
+    # Dependencies point down this list: orders -> tasks -> coretasker, orders -> billing.
+    "coretasker",
+    "billing",
+    "tasks",
+    "orders",
+    "demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "opsplatform.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "opsplatform.wsgi.application"
+ASGI_APPLICATION = "opsplatform.asgi.application"
+
+# --- Database -----------------------------------------------------------------
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, workers and beat write at once: WAL lets readers run beside a writer,
+    # the busy timeout waits instead of failing, and IMMEDIATE takes the write lock
+    # at BEGIN so two writers queue up instead of deadlocking on lock upgrade.
+    _db["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        **_db.get("OPTIONS", {}),
+    }
+elif _db["ENGINE"] in ("django.db.backends.mysql",):
+    # sql_mode is left to the server: init_command would replace its whole list.
+    _db["OPTIONS"] = {"charset": "utf8mb4", **_db.get("OPTIONS", {})}
+    _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+_db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Languages ------------------------------------------------------------------
+LANGUAGE_CODE = env.str("DJANGO_LANGUAGE_CODE", default="en")
+LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Asia/Shanghai")
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Security (production defaults; DEBUG relaxes what a laptop cannot serve) -------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- REST framework -----------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Cloud operations platform API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Celery -------------------------------------------------------------------------
+# The three tasker queues keep the notes' names; coreTasker has its own queue, which
+# takes message priorities (RabbitMQ x-max-priority; Redis priority steps).
+QUEUE_OPERATION_TASK = "queue_operation_task_V3"
+QUEUE_SUBTASK = "queue_subtask_V3"
+QUEUE_TASKDONE = "queue_taskdone_V3"
+QUEUE_CORETASKER = "queue_coretasker"
+CORETASKER_MAX_PRIORITY = 9
+
+# The cloud coreTasker drives: a dotted path to a coretasker.drivers.Driver subclass.
+CORETASKER_DRIVER = env.str("CORETASKER_DRIVER", default="simcloud.driver.SimulatedCloudDriver")
+
+BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # All four folders, control_folder included, or broadcast (pidbox) fails.
+    _folders = {
+        "data_folder_in": BROKER_DIR / "queue",
+        "data_folder_out": BROKER_DIR / "queue",
+        "processed_folder": BROKER_DIR / "processed",
+        "control_folder": BROKER_DIR / "control",
+    }
+    for _folder in _folders.values():
+        _folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_folders["data_folder_in"]),
+        "data_folder_out": str(_folders["data_folder_out"]),
+        "processed_folder": str(_folders["processed_folder"]),
+        "control_folder": str(_folders["control_folder"]),
+        "store_processed": False,
+    }
+elif CELERY_BROKER_URL.startswith("redis"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "priority_steps": list(range(CORETASKER_MAX_PRIORITY + 1)),
+        "sep": ":",
+        "queue_order_strategy": "priority",
+    }
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_DEFAULT_QUEUE = QUEUE_OPERATION_TASK
+CELERY_TASK_QUEUES = [
+    Queue(QUEUE_OPERATION_TASK, Exchange(QUEUE_OPERATION_TASK), routing_key=QUEUE_OPERATION_TASK),
+    Queue(QUEUE_SUBTASK, Exchange(QUEUE_SUBTASK), routing_key=QUEUE_SUBTASK),
+    Queue(QUEUE_TASKDONE, Exchange(QUEUE_TASKDONE), routing_key=QUEUE_TASKDONE),
+    Queue(
+        QUEUE_CORETASKER,
+        Exchange(QUEUE_CORETASKER),
+        routing_key=QUEUE_CORETASKER,
+        queue_arguments={"x-max-priority": CORETASKER_MAX_PRIORITY},
+    ),
+]
+# Routing by task name prefix: each module of entry points maps to one queue.
+CELERY_TASK_ROUTES = {
+    "taskercenter.*": {"queue": QUEUE_OPERATION_TASK},
+    "taskconsumer.*": {"queue": QUEUE_SUBTASK},
+    "taskdone.*": {"queue": QUEUE_TASKDONE},
+    "coretasker.*": {"queue": QUEUE_CORETASKER},
+}
+# A message is acknowledged after its task ran, so a worker that dies mid-step
+# leaves it to be redelivered; consumers are idempotent for exactly that reason.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
