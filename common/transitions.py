@@ -17,9 +17,13 @@ from dataclasses import dataclass, field
 from django.db import models
 from django.utils import timezone
 
+from .errors import Conflict
 
-class IllegalTransition(Exception):
+
+class IllegalTransition(Conflict):
     """A status change that the model's transition table does not allow."""
+
+    code = "illegal_transition"
 
     def __init__(self, model_label: str, pk, current: str | None, target: str):
         self.model_label = model_label
