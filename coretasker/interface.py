@@ -1,0 +1,118 @@
+"""The interface the tasker calls: one request in, one answer out, reports later.
+
+The tasker's ``do_subtask`` builds a :class:`CoreRequest` and calls :func:`submit`.
+coreTasker records a ``workflow_task`` for it (or finds the existing one: the
+``idempotency_key`` is the tasker subtask's id and attempt, so a redelivered
+message never provisions twice) and answers:
+
+- a synchronous request (``mode="sync"``): at once, ``DONE`` with the result or
+  ``ERROR`` with the reason;
+- an asynchronous one (``mode="async"``): ``ACCEPTED``; the work then runs on
+  coreTasker's own queue and every listener registered with
+  :func:`register_reporter` receives :class:`CoreReport` objects (progress, then
+  ``done`` or ``error``), each after the commit that recorded it.
+
+This module holds only the contract; :mod:`coretasker.services` implements it.
+The tasker imports this module, never coreTasker's internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .drivers.base import ACTIONS
+from .models import TargetType
+
+logger = logging.getLogger(__name__)
+
+#: The workflow_task.target_type of each action.
+ACTION_TARGET_TYPES: dict[str, str] = {
+    "create_vm": TargetType.VM,
+    "delete_vm": TargetType.DESTROY_VM,
+    "start_vm": TargetType.VM,
+    "stop_vm": TargetType.VM,
+    "reboot_vm": TargetType.VM,
+    "resize_vm": TargetType.VM,
+    "create_nic": TargetType.NIC,
+    "delete_nic": TargetType.NIC,
+    "create_pipe": TargetType.PIPE,
+    "set_bandwidth": TargetType.TRAFFIC,
+    "query_state": TargetType.ACTION,
+}
+assert set(ACTION_TARGET_TYPES) == set(ACTIONS), "every driver action needs a target type"
+
+
+def known_actions() -> frozenset[str]:
+    """The actions coreTasker can run; a tasker flow naming any other fails at start-up."""
+    return frozenset(ACTIONS)
+
+
+class AnswerStatus:
+    DONE = "DONE"
+    ERROR = "ERROR"
+    ACCEPTED = "ACCEPTED"
+
+
+@dataclass(frozen=True)
+class CoreRequest:
+    action: str
+    target_type: str
+    target_obj: str
+    site_id: str
+    customer_id: str
+    idempotency_key: str
+    params: dict = field(default_factory=dict)
+    mode: str = "sync"  # "sync" or "async", as the tasker flow's step says
+    pri: int = 5  # 0 (lowest) .. 9 (highest)
+
+
+@dataclass(frozen=True)
+class CoreAnswer:
+    workflow_task_id: int
+    status: str  # AnswerStatus
+    result: dict | None = None
+    error_code: str = ""
+    error_msg: str = ""
+
+
+@dataclass(frozen=True)
+class CoreReport:
+    workflow_task_id: int
+    idempotency_key: str
+    kind: str  # "progress", "done" or "error"
+    progress: int = 0
+    result: dict | None = None
+    error_code: str = ""
+    error_msg: str = ""
+
+
+def submit(request: CoreRequest) -> CoreAnswer:
+    """Hand ``request`` to coreTasker. Safe to call twice with the same idempotency key."""
+    from . import services
+
+    return services.workflow_submit(request)
+
+
+def lookup(idempotency_key: str) -> CoreAnswer | None:
+    """Where coreTasker is with the request of this key (``None`` if it never saw it)."""
+    from . import services
+
+    return services.workflow_lookup(idempotency_key)
+
+
+Reporter = Callable[[CoreReport], None]
+_reporters: list[Reporter] = []
+
+
+def register_reporter(fn: Reporter) -> None:
+    """Register a listener for reports (the tasker does so in its AppConfig.ready)."""
+    if fn not in _reporters:
+        _reporters.append(fn)
+
+
+def report(message: CoreReport) -> None:
+    """Deliver ``message`` to every listener. coreTasker calls this after commit."""
+    for fn in list(_reporters):
+        fn(message)
