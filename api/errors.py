@@ -6,7 +6,7 @@ Every 4xx answers::
                "details": [{"field": ..., "code": ..., "message": ...}, ...]}}
 
 ``details`` lists every field error of a validation failure (paths like
-``items.0.spec.cpu``); it is empty otherwise. Domain errors raised by services
+``items[0].spec.cpu``, as the services name fields); it is empty otherwise. Domain errors raised by services
 (:mod:`common.errors`) map by their ``http_status``: InvalidInput 400,
 Forbidden 403, NotFound 404, Conflict (IllegalTransition included) 409.
 """
@@ -66,6 +66,9 @@ def _flatten(detail, path: str = ""):
     """Yield ``{field, code, message}`` for every leaf of a DRF error detail."""
     if isinstance(detail, dict):
         for key, value in detail.items():
+            if isinstance(key, int):  # a list serializer's errors, keyed by row
+                yield from _flatten(value, f"{path}[{key}]")
+                continue
             name = "" if key in ("non_field_errors", "__all__") else str(key)
             yield from _flatten(value, f"{path}.{name}" if path and name else (name or path))
     elif isinstance(detail, list):
@@ -75,6 +78,6 @@ def _flatten(detail, path: str = ""):
         else:
             for index, item in enumerate(detail):
                 if item:
-                    yield from _flatten(item, f"{path}.{index}" if path else str(index))
+                    yield from _flatten(item, f"{path}[{index}]")
     else:
         yield {"field": path or None, "code": getattr(detail, "code", None) or "invalid", "message": str(detail)}

@@ -3,7 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from .views import catalogue, orders, tasks
+from .views import billing, catalogue, orders, tasks
 from .views.misc import not_found
 
 router = DefaultRouter(trailing_slash=True)
@@ -17,6 +17,7 @@ router.register("renewals", orders.RenewalViewSet, basename="renewal")
 router.register("renewal-logs", orders.RenewalLogViewSet, basename="renewal-log")
 router.register("billing-item-types", catalogue.BillingItemTypeViewSet, basename="billing-item-type")
 router.register("prices", catalogue.PriceViewSet, basename="price")
+router.register("usage", billing.UsageViewSet, basename="usage")
 router.register("workflow-tasks", catalogue.WorkflowTaskViewSet, basename="workflow-task")
 router.register("cpu-types", catalogue.CpuTypeViewSet, basename="cpu-type")
 

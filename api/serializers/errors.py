@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 
 class ErrorDetailSerializer(serializers.Serializer):
-    field = serializers.CharField(allow_null=True, help_text=_("Dotted path of the field, e.g. items.0.spec.cpu."))
+    field = serializers.CharField(allow_null=True, help_text=_("Dotted path of the field, e.g. items[0].spec.cpu."))
     code = serializers.CharField()
     message = serializers.CharField()
 

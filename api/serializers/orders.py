@@ -4,7 +4,14 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from billing.money import MINOR_UNITS
-from orders.models import ShopOrder, ShopRenewalLog, ShopSubOrder, ShopSuborderRenewal
+from orders.models import (
+    OrderFailReason,
+    RenewalFailReason,
+    ShopOrder,
+    ShopRenewalLog,
+    ShopSubOrder,
+    ShopSuborderRenewal,
+)
 
 from .common import CustomerIdField
 
@@ -51,7 +58,14 @@ class SubOrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def blank_choice(choices):
+    """A read-only choice that may be blank (DRF drops allow_blank from read-only model fields)."""
+    return serializers.ChoiceField(choices=choices, allow_blank=True, read_only=True)
+
+
 class OrderSerializer(serializers.ModelSerializer):
+    fail_reason = blank_choice(OrderFailReason.choices)
+
     class Meta:
         model = ShopOrder
         fields = ORDER_FIELDS
@@ -59,6 +73,7 @@ class OrderSerializer(serializers.ModelSerializer):
 
 
 class OrderDetailSerializer(serializers.ModelSerializer):
+    fail_reason = blank_choice(OrderFailReason.choices)
     suborders = SubOrderSerializer(many=True, read_only=True)
 
     class Meta:
@@ -82,7 +97,7 @@ class OrderItemSerializer(serializers.Serializer):
     site_id = serializers.CharField(max_length=64)
     spec = SpecSerializer()
     billing_cycle = serializers.ChoiceField(choices=[("month", _("month")), ("year", _("year"))])
-    periods = serializers.IntegerField(min_value=1, max_value=120, default=1)
+    periods = serializers.IntegerField(min_value=1, max_value=36, default=1)
     auto_renew = serializers.BooleanField(default=True)
 
 
@@ -95,6 +110,7 @@ class OrderPlaceSerializer(serializers.Serializer):
 class RenewalSerializer(serializers.ModelSerializer):
     order_id = serializers.IntegerField(source="suborder.order_id", read_only=True)
     customer_id = serializers.CharField(source="suborder.customer_id", read_only=True)
+    fail_reason = blank_choice(RenewalFailReason.choices)
 
     class Meta:
         model = ShopSuborderRenewal

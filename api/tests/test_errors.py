@@ -38,7 +38,7 @@ def test_nested_validation_errors_have_dotted_paths(customer_a):
     items = [{"resource_type": "vm", "site_id": "s", "billing_cycle": "week", "spec": {"cpu": 0}}]
     body = error(customer_a.post("/api/v1/orders/", {"items": items}, format="json"), 400)
     fields = {detail["field"] for detail in body["details"]}
-    assert fields == {"items.0.billing_cycle", "items.0.spec.cpu"}
+    assert fields == {"items[0].billing_cycle", "items[0].spec.cpu"}
 
 
 def test_a_customer_client_cannot_write_for_another_customer(customer_a):
