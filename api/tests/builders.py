@@ -125,3 +125,25 @@ def catalogue(count: int = 1) -> None:
         )
         for step in (1, 2):
             WorkflowSubtask.objects.create(parent=workflow, step=step, agent="sim", is_last=step == 2)
+
+
+def vm_prices(site_id: str = "cn-east-1") -> None:
+    """A monthly unit price for every item a VM is billed by (item types are shared: get or create)."""
+    from billing.pricing import RESOURCE_ITEMS
+
+    for code, _spec_key in RESOURCE_ITEMS["vm"]:
+        item, _ = BillingItemType.objects.get_or_create(
+            code=code, defaults={"name": code, "unit": "unit", "charge_kind": ChargeKind.NUMBER}
+        )
+        if not item.prices.filter(site_id=site_id, billing_cycle=BillingCycle.MONTH).exists():
+            BillResourcesPrice.objects.create(
+                item_type=item,
+                site_id=site_id,
+                billing_cycle=BillingCycle.MONTH,
+                unit_price=Decimal("10"),
+                valid_from=timezone.now() - timedelta(days=400),
+            )
+
+
+def cpu_type() -> CpuTypeTpl:
+    return CpuTypeTpl.objects.order_by("code").first() or CpuTypeTpl.objects.create(name="Test CPU", code="test_cpu")
