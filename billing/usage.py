@@ -170,7 +170,7 @@ def usage_record_batch(*, samples: list[dict]) -> UsageBatchResult:
     stored = set()
     for start in range(0, len(ids), INSERT_CHUNK):
         chunk = ids[start : start + INSERT_CHUNK]
-        stored.update(UsageSample.objects.filter(sample_id__in=chunk).values_list("sample_id", flat=True))
+        stored.update(UsageSample.objects.filter(sample_id__in=chunk).order_by().values_list("sample_id", flat=True))
     new = [sample for sample_id, sample in good.items() if sample_id not in stored]
     with transaction.atomic():
         # ignore_conflicts: a concurrent resend of the same batch cannot fail this one.
