@@ -216,14 +216,14 @@ class ChargeLine(models.Model):
         indexes = [
             models.Index(fields=["customer_id", "period_start"], name="bc_charge_customer"),
             models.Index(fields=["period_start", "item_type"], name="bc_charge_period_item"),
-            models.Index(fields=["resource_id", "item_type", "usage_period_start"], name="bc_charge_usage"),
         ]
         constraints = [
             models.UniqueConstraint(
+                # usage_period_start leads (after the cycle): adjustments look up what a closed period charged.
                 fields=[
                     "billing_cycle",
-                    "period_start",
                     "usage_period_start",
+                    "period_start",
                     "customer_id",
                     "resource_type",
                     "resource_id",

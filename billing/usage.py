@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from common.errors import InvalidInput
 
+from .bulk import insert_rows
 from .models import BillingItemType, UsageSample
 
 #: The most rows one call takes.
@@ -43,6 +44,17 @@ REQUIRED = (
     "value",
     "unit",
     "sampled_at",
+)
+COLUMNS = (
+    "sample_id",
+    "customer_id",
+    "site_id",
+    "resource_type",
+    "resource_id",
+    "item_type",
+    "value",
+    "sampled_at",
+    "received_at",
 )
 MAX_LENGTHS = {"sample_id": 64, "customer_id": 64, "site_id": 64, "resource_type": 16, "resource_id": 64}
 
@@ -76,7 +88,7 @@ class UsageBatchResult:
 
 
 def _check_row(index: int, row, items: dict[str, BillingItemType], now: datetime):
-    """A ``UsageSample`` (unsaved) for a good row, or the row's first ``RowError``."""
+    """The row's values in ``COLUMNS`` order for a good row, or the row's first ``RowError``."""
     if not isinstance(row, dict):
         return RowError(index, "", "invalid", _("A sample must be an object."))
     for name in REQUIRED:
@@ -119,16 +131,16 @@ def _check_row(index: int, row, items: dict[str, BillingItemType], now: datetime
         )
     if sampled_at > now + CLOCK_SKEW:
         return RowError(index, "sampled_at", "future", _("A sample cannot be taken in the future."))
-    return UsageSample(
-        sample_id=str(row["sample_id"]),
-        customer_id=str(row["customer_id"]),
-        site_id=str(row["site_id"]),
-        resource_type=str(row["resource_type"]),
-        resource_id=str(row["resource_id"]),
-        item_type_id=item.pk,
-        value=value,
-        sampled_at=sampled_at,
-        received_at=now,
+    return (
+        str(row["sample_id"]),
+        str(row["customer_id"]),
+        str(row["site_id"]),
+        str(row["resource_type"]),
+        str(row["resource_id"]),
+        item.pk,
+        value,
+        sampled_at,
+        now,
     )
 
 
@@ -157,15 +169,15 @@ def usage_record_batch(*, samples: list[dict]) -> UsageBatchResult:
     result = UsageBatchResult(received=len(samples))
     items = {item.code: item for item in BillingItemType.objects.filter(is_active=True)}
     now = timezone.now()
-    good: dict[str, UsageSample] = {}
+    good: dict[str, tuple] = {}
     for index, row in enumerate(samples):
         checked = _check_row(index, row, items, now)
         if isinstance(checked, RowError):
             result.errors.append(checked)
-        elif checked.sample_id in good:
+        elif checked[0] in good:
             result.duplicates += 1
         else:
-            good[checked.sample_id] = checked
+            good[checked[0]] = checked
     ids = list(good)
     stored = set()
     for start in range(0, len(ids), INSERT_CHUNK):
@@ -174,7 +186,7 @@ def usage_record_batch(*, samples: list[dict]) -> UsageBatchResult:
     new = [sample for sample_id, sample in good.items() if sample_id not in stored]
     with transaction.atomic():
         # ignore_conflicts: a concurrent resend of the same batch cannot fail this one.
-        UsageSample.objects.bulk_create(new, batch_size=INSERT_CHUNK, ignore_conflicts=True)
+        insert_rows(UsageSample, COLUMNS, new, ignore_conflicts=True)
     result.duplicates += len(stored)
     result.accepted = len(new)
     return result

@@ -222,3 +222,35 @@ def test_the_previous_periods_are_charged_oldest_first_and_a_rerun_changes_nothi
     again = charge_previous_periods(billing_cycle="hour", periods=3)
     assert [r.created for r in again] == [False, False, False]
     assert ChargeLine.objects.count() == 2
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "mysql", reason="concurrent writers need MariaDB/MySQL; SQLite serialises them"
+)
+def test_two_workers_charging_the_same_period_at_once_charge_it_once(items):
+    import threading
+
+    start = hour_start(3)
+    hourly_price("traffic", "1")
+    record(*[sample("traffic", "1", start, resource=f"vm-{n}") for n in range(50)])
+    barrier = threading.Barrier(2, timeout=20)
+    outcomes = []
+
+    def worker():
+        try:
+            barrier.wait()
+            outcomes.append(charge_period(period_start=start).created)
+        except Exception as error:  # noqa: BLE001 - reported below
+            outcomes.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes, key=str) == [False, True]
+    assert ChargeLine.objects.count() == 50 and ChargePeriod.objects.count() == 1
