@@ -18,7 +18,7 @@ from common.errors import DomainError
 
 from .export import stream_charge_lines_csv
 from .models import BillingItemType, BillResourcesPrice, ChargeLine, ChargePeriod, UsageSample
-from .prices import price_change, price_is_used, price_overlapping
+from .prices import price_change, price_create, price_is_used, price_overlapping
 
 
 def is_current(price, now=None) -> bool:
@@ -132,9 +132,20 @@ class BillResourcesPriceAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        if change:  # only unused prices reach here; the form and the database refuse overlaps
+            super().save_model(request, obj, form, change)
+            return
+        created = price_create(
+            item_code=obj.item_type.code,
+            site_id=obj.site_id,
+            billing_cycle=obj.billing_cycle,
+            unit_price=obj.unit_price,
+            currency=obj.currency,
+            valid_from=obj.valid_from,
+            valid_to=obj.valid_to,
+            user=request.user,
+        )
+        obj.pk, obj.created_by, obj.created_at = created.pk, created.created_by, created.created_at
 
     def get_urls(self):
         return [

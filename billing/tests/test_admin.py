@@ -128,3 +128,22 @@ def test_the_add_form_refuses_an_overlapping_price(admin_client_logged_in, items
     )
     assert response.status_code == 200 and "Overlaps" in response.content.decode()
     assert BillResourcesPrice.objects.count() == 1
+
+
+def test_the_add_form_creates_a_price_through_the_service(admin_client_logged_in, items, superuser):
+    start = hour_start(1)
+    response = admin_client_logged_in.post(
+        reverse("admin:billing_billresourcesprice_add"),
+        {
+            "item_type": items["traffic"].pk,
+            "site_id": "cn-east-1",
+            "billing_cycle": "hour",
+            "currency": "CNY",
+            "unit_price": "0.12345678",
+            "valid_from_0": start.strftime("%Y-%m-%d"),
+            "valid_from_1": start.strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 302
+    price = BillResourcesPrice.objects.get()
+    assert (price.unit_price, price.created_by, price.valid_from) == (Decimal("0.12345678"), superuser, start)
