@@ -29,10 +29,20 @@ def items(db):
     return found
 
 
+_current_hour = {}
+
+
+@pytest.fixture(autouse=True)
+def _one_current_hour_per_test():
+    """Every ``hour_start`` of a test counts from the same hour, even if the clock passes an hour."""
+    _current_hour["start"] = timezone.localtime(timezone.now()).replace(minute=0, second=0, microsecond=0)
+    yield
+    _current_hour.clear()
+
+
 def hour_start(hours_ago: int):
-    """The start of a complete hour, ``hours_ago`` hours before the current one."""
-    now = timezone.localtime(timezone.now()).replace(minute=0, second=0, microsecond=0)
-    return now - timedelta(hours=hours_ago)
+    """The start of a complete hour, ``hours_ago`` hours before the hour the test started in."""
+    return _current_hour["start"] - timedelta(hours=hours_ago)
 
 
 def hourly_price(code, unit_price, *, currency="CNY", site=SITE, days_back=30, valid_from=None):
