@@ -1,14 +1,17 @@
 """Charging a period: quantities by kind, the price rule, rounding once, closed periods and adjustments."""
 
-from datetime import timedelta
+import threading
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from billing.charges import charge_period, charge_previous_periods
+from billing.charges import charge_period, charge_previous_periods, period_end_of
+from billing.charges.periods import previous_period_start
 from billing.models import ChargeLine, ChargeLineKind, ChargePeriod, UsageSample
 from billing.prices import price_change
 from billing.pricing import CurrencyMismatch, NoValidPrice
@@ -230,8 +233,6 @@ def test_the_previous_periods_are_charged_oldest_first_and_a_rerun_changes_nothi
     connection.vendor != "mysql", reason="concurrent writers need MariaDB/MySQL; SQLite serialises them"
 )
 def test_two_workers_charging_the_same_period_at_once_charge_it_once(items):
-    import threading
-
     start = hour_start(3)
     hourly_price("traffic", "1")
     record(*[sample("traffic", "1", start, resource=f"vm-{n}") for n in range(50)])
@@ -254,3 +255,18 @@ def test_two_workers_charging_the_same_period_at_once_charge_it_once(items):
         thread.join(timeout=60)
     assert sorted(outcomes, key=str) == [False, True]
     assert ChargeLine.objects.count() == 50 and ChargePeriod.objects.count() == 1
+
+
+def test_month_and_year_periods_follow_the_calendar_in_the_platform_time_zone():
+    tz = timezone.get_current_timezone()
+    december = timezone.make_aware(datetime(2025, 12, 1), tz)
+    assert period_end_of(billing_cycle="month", period_start=december) == timezone.make_aware(datetime(2026, 1, 1), tz)
+    assert period_end_of(billing_cycle="year", period_start=timezone.make_aware(datetime(2025, 1, 1), tz)) == (
+        timezone.make_aware(datetime(2026, 1, 1), tz)
+    )
+    assert previous_period_start("month", timezone.make_aware(datetime(2026, 1, 1), tz)) == december
+    with pytest.raises(InvalidInput):
+        period_end_of(billing_cycle="month", period_start=timezone.make_aware(datetime(2025, 12, 2), tz))
+    with pytest.raises(InvalidInput) as unknown:
+        period_end_of(billing_cycle="week", period_start=december)
+    assert unknown.value.field == "billing_cycle"
