@@ -18,6 +18,7 @@ from common.errors import DomainError
 
 from .export import stream_charge_lines_csv
 from .models import BillingItemType, BillResourcesPrice, ChargeLine, ChargePeriod, UsageSample
+from .money import round_money
 from .prices import price_change, price_create, price_is_used, price_overlapping
 
 
@@ -290,11 +291,20 @@ class ChargeLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl") if hasattr(response, "context_data") else None
         if changelist is not None:
-            response.context_data["totals"] = list(
+            totals = (
                 changelist.queryset.order_by("currency")
                 .values("currency")
                 .annotate(lines=Count("id"), amount=Sum("amount"), exact=Sum("amount_exact"))
             )
+            # Line amounts are rounded already: round_money only sets the currency's digits for display.
+            response.context_data["totals"] = [
+                {
+                    **total,
+                    "amount": round_money(total["amount"], total["currency"]),
+                    "exact": total["exact"].normalize(),
+                }
+                for total in totals
+            ]
             response.context_data["can_export"] = self.has_export_chargeline_permission(request)
             response.context_data["export_query"] = request.GET.urlencode()
         return response
