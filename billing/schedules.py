@@ -11,17 +11,13 @@ PERIODIC_TASKS = [
     {
         "name": "billing: charge the previous hour",
         "task": "billing.charge_previous_period",
-        "schedule": {
-            "crontab": {"minute": "5", "hour": "*", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
-        },
+        "crontab": {"minute": "5", "hour": "*", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"},
         "kwargs": {"billing_cycle": "hour", "periods": 2},
     },
     {
         "name": "billing: catch up on the previous day's hours",
         "task": "billing.charge_previous_period",
-        "schedule": {
-            "crontab": {"minute": "20", "hour": "0", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
-        },
+        "crontab": {"minute": "20", "hour": "0", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"},
         "kwargs": {"billing_cycle": "hour", "periods": 24},
     },
 ]

@@ -39,7 +39,7 @@ def test_the_schedules_are_valid_beat_schedules_routed_to_a_declared_queue():
     assert current_app.tasks["billing.charge_previous_period"]
     for entry in PERIODIC_TASKS:
         assert entry["task"] == "billing.charge_previous_period"
-        crontab = CrontabSchedule.objects.create(**entry["schedule"]["crontab"], timezone=settings.TIME_ZONE)
+        crontab = CrontabSchedule.objects.create(**entry["crontab"], timezone=settings.TIME_ZONE)
         assert crontab.schedule is not None
         assert 1 <= entry["kwargs"]["periods"] <= 744
     route = settings.CELERY_TASK_ROUTES["billing.*"]["queue"]
