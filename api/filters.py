@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 
-from billing.models import BillingCycle, BillingItemType, BillResourcesPrice, ChargeKind
+from billing.models import BillingCycle, BillingItemType, BillResourcesPrice, ChargeKind, ChargeLine, ChargeLineKind
 from coretasker.models import CpuTypeTpl, TargetType, WorkflowStatus, WorkflowTask
 from orders.models import (
     OrderStatus,
@@ -180,4 +180,22 @@ class CpuTypeFilter(df.FilterSet):
 
     class Meta:
         model = CpuTypeTpl
+        fields = []
+
+
+class ChargeLineFilter(df.FilterSet):
+    customer = df.CharFilter(field_name="customer_id", label=_("customer ID"))
+    site = df.CharFilter(field_name="site_id", label=_("site ID"))
+    resource_type = df.CharFilter(label=_("resource type"))
+    resource_id = df.CharFilter(label=_("resource ID"))
+    item = df.CharFilter(field_name="item_type__code", label=_("billing item code"))
+    billing_cycle = df.ChoiceFilter(choices=BillingCycle.choices, label=_("billing cycle"))
+    kind = df.ChoiceFilter(choices=ChargeLineKind.choices, label=_("kind"))
+    period_after = df.IsoDateTimeFilter(
+        field_name="period_start", lookup_expr="gte", label=_("period starts at or after")
+    )
+    period_before = df.IsoDateTimeFilter(field_name="period_start", lookup_expr="lt", label=_("period starts before"))
+
+    class Meta:
+        model = ChargeLine
         fields = []

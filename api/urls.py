@@ -18,6 +18,7 @@ router.register("renewal-logs", orders.RenewalLogViewSet, basename="renewal-log"
 router.register("billing-item-types", catalogue.BillingItemTypeViewSet, basename="billing-item-type")
 router.register("prices", catalogue.PriceViewSet, basename="price")
 router.register("usage", billing.UsageViewSet, basename="usage")
+router.register("charges", billing.ChargeLineViewSet, basename="charge")
 router.register("workflow-tasks", catalogue.WorkflowTaskViewSet, basename="workflow-task")
 router.register("cpu-types", catalogue.CpuTypeViewSet, basename="cpu-type")
 

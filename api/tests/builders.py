@@ -147,3 +147,55 @@ def vm_prices(site_id: str = "cn-east-1") -> None:
 
 def cpu_type() -> CpuTypeTpl:
     return CpuTypeTpl.objects.order_by("code").first() or CpuTypeTpl.objects.create(name="Test CPU", code="test_cpu")
+
+
+def charge_lines(customer_id: str, count: int = 1) -> None:
+    """Charge lines of past hours (rows only: the charging run itself is billing's to test)."""
+    from billing.models import ChargeLine
+
+    item, _ = BillingItemType.objects.get_or_create(
+        code="traffic", defaults={"name": "Traffic", "unit": "GB", "charge_kind": ChargeKind.AMOUNT}
+    )
+    start = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+    price = BillResourcesPrice.objects.create(
+        item_type=item,
+        site_id=f"site-{next(_seq)}",
+        billing_cycle=BillingCycle.HOUR,
+        unit_price=Decimal("0.8"),
+        valid_from=start - timedelta(days=1),
+    )
+    for hour in range(count):
+        period_start = start + timedelta(hours=hour)
+        ChargeLine.objects.create(
+            billing_cycle=BillingCycle.HOUR,
+            period_start=period_start,
+            period_end=period_start + timedelta(hours=1),
+            usage_period_start=period_start,
+            usage_period_end=period_start + timedelta(hours=1),
+            customer_id=customer_id,
+            site_id=price.site_id,
+            resource_type="vm",
+            resource_id=f"vm-{next(_seq)}",
+            item_type=item,
+            quantity=Decimal("2"),
+            unit_price=price.unit_price,
+            price=price,
+            amount_exact=Decimal("1.6"),
+            amount=Decimal("1.6"),
+            currency="CNY",
+        )
+
+
+def ledger(customer_id: str, count: int = 1) -> None:
+    """Ledger entries through the accounts service."""
+    from orders.services import account_credit
+
+    for _ in range(count):
+        account_credit(
+            customer_id=customer_id,
+            amount=Decimal("1.00"),
+            currency="CNY",
+            reason="top-up",
+            user=None,
+            idempotency_key=f"builder-{next(_seq)}",
+        )

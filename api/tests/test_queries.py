@@ -23,6 +23,7 @@ LISTS = [
     "prices",
     "cpu-types",
     "workflow-tasks",
+    "charges",
 ]
 
 
@@ -31,6 +32,7 @@ def make_rows(count):
         builders.task(CUSTOMER_A)
         builders.order(CUSTOMER_A)
     builders.catalogue(count)
+    builders.charge_lines(CUSTOMER_A, count)
 
 
 def queries(client, url):

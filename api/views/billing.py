@@ -1,15 +1,17 @@
-"""Usage batches (through billing's metering service)."""
+"""Usage batches (through billing's metering service) and charge lines."""
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 
-from billing.models import BillingItemType
+from billing.models import BillingItemType, ChargeLine
 from common.errors import Forbidden
 
+from .. import filters
+from ..serializers.charges import ChargeLineSerializer
 from ..serializers.usage import UsageBatchResultSerializer, UsageBatchSerializer
 from ..services import service
-from .base import ApiViewSet
+from .base import ApiViewSet, ReadOnlyApiViewSet
 
 
 class UsageViewSet(ApiViewSet):
@@ -42,3 +44,14 @@ class UsageViewSet(ApiViewSet):
                     )
         result = service("billing.usage.usage_record_batch")(samples=samples)
         return Response(UsageBatchResultSerializer(result.as_dict()).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List charge lines"), retrieve=extend_schema(summary="Get one charge line")
+)
+class ChargeLineViewSet(ReadOnlyApiViewSet):
+    queryset = ChargeLine.objects.select_related("item_type")
+    serializer_class = ChargeLineSerializer
+    filterset_class = filters.ChargeLineFilter
+    ordering = ["-period_start", "-id"]
+    ordering_fields = ["id", "period_start", "amount", "created_at"]
