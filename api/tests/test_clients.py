@@ -47,3 +47,12 @@ def test_browsable_api_for_a_logged_in_superuser(admin_client_logged_in):
     page = admin_client_logged_in.get("/api/v1/tasks/", HTTP_ACCEPT="text/html")
     assert page.status_code == 200
     assert b"cust-x" in page.content
+
+
+def test_options_describes_only_what_the_client_may_do(make_client):
+    customer = make_client("cust-x")
+    answer = customer.options("/api/v1/orders/")
+    assert answer.status_code == 200
+    assert "POST" in answer.json().get("actions", {})
+    reader = make_client(None, ["orders.view_shoporder"])
+    assert "actions" not in reader.options("/api/v1/orders/").json()
