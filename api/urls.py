@@ -23,4 +23,4 @@ router.register("workflow-tasks", catalogue.WorkflowTaskViewSet, basename="workf
 router.register("cpu-types", catalogue.CpuTypeViewSet, basename="cpu-type")
 
 app_name = "api"
-urlpatterns = [*router.urls, re_path(r"^.*$", not_found)]
+urlpatterns = [*router.urls, re_path(r"", not_found)]  # "" matches every rest, newlines included

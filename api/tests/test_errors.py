@@ -149,3 +149,10 @@ def test_domain_errors_map_once(exc, status, code, field):
 
 def test_unexpected_exceptions_are_not_swallowed():
     assert exception_handler(RuntimeError("bug"), {}) is None
+
+
+def test_odd_paths_get_the_api_404_body(customer_a):
+    for path in ["/api/v1/tasks/1%0A/", "/api/v1/accounts/%0A/", "/api/v1/%E2%9C%93/", "/api/v1/tasks/1/x/y/"]:
+        response = customer_a.get(path)
+        assert response.status_code == 404, path
+        assert response["Content-Type"] == "application/json", path
