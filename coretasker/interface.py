@@ -113,6 +113,13 @@ def register_reporter(fn: Reporter) -> None:
 
 
 def report(message: CoreReport) -> None:
-    """Deliver ``message`` to every listener. coreTasker calls this after commit."""
+    """Deliver ``message`` to every listener. coreTasker calls this after commit.
+
+    One listener's failure is logged and does not stop the others (nor undo what
+    coreTasker recorded: :func:`lookup` still answers from the database).
+    """
     for fn in list(_reporters):
-        fn(message)
+        try:
+            fn(message)
+        except Exception:
+            logger.exception("coreTasker reporter %r failed on %s", fn, message)
