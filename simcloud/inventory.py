@@ -22,8 +22,8 @@ from .models import NicState, SimBandwidth, SimHost, SimNic, SimPipe, SimSite, S
 RESOURCE_TYPES = ("vm", "nic", "pipe")
 
 
-def refuse(code: str, message: str, **values) -> DriverRefusal:
-    return DriverRefusal(code, message % values if values else message)
+def refuse(refusal_code: str, message: str, /, **values) -> DriverRefusal:
+    return DriverRefusal(refusal_code, message % values if values else message)
 
 
 # --- checks before anything runs ------------------------------------------------------
@@ -79,7 +79,7 @@ def check(action: str, params: dict) -> None:
     if action == "create_vm":
         _site(params["site_id"])
         if not CpuTypeTpl.objects.filter(code=params["cpu_type"]).exists():
-            raise refuse("unknown_cpu_type", _("unknown CPU type %(code)s"), code=params["cpu_type"])
+            raise refuse("unknown_cpu_type", _("unknown CPU type %(cpu_type)s"), cpu_type=params["cpu_type"])
         _positive(params, "cpu", "memory_gb")
         if SimVm.objects.filter(vm_id=params["vm_id"]).exists():
             raise refuse("already_exists", _("VM %(vm)s already exists"), vm=params["vm_id"])
@@ -131,7 +131,7 @@ def allocate_host(params: dict, inputs: dict) -> dict:
     spec = _positive(params, "cpu", "memory_gb")
     site = _site(params["site_id"])
     if not CpuTypeTpl.objects.filter(code=params["cpu_type"]).exists():
-        raise refuse("unknown_cpu_type", _("unknown CPU type %(code)s"), code=params["cpu_type"])
+        raise refuse("unknown_cpu_type", _("unknown CPU type %(cpu_type)s"), cpu_type=params["cpu_type"])
     if SimVm.objects.filter(vm_id=params["vm_id"]).exists():
         raise refuse("already_exists", _("VM %(vm)s already exists"), vm=params["vm_id"])
     # Lock the site's hosts in primary-key order: two placements never deadlock and

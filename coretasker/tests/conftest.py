@@ -42,11 +42,18 @@ def reports():
 
 @pytest.fixture
 def eager(django_capture_on_commit_callbacks):
-    """Run coreTasker's queue in-process: messages sent after commit execute at once."""
+    """Run coreTasker's queue in-process: ``eager(fn, ...)`` calls ``fn``, then runs every
+    message it sent after commit (and those they send), as a worker would, and returns
+    ``fn``'s result."""
     celery_app.conf.task_always_eager = True
+
+    def run(fn, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            result = fn(*args, **kwargs)
+        return result
+
     try:
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            yield callbacks
+        yield run
     finally:
         celery_app.conf.task_always_eager = False
 
