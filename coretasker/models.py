@@ -66,8 +66,9 @@ class WorkflowTask(models.Model):
     run inline for a synchronous request); ``celery_task_id``: the Celery task that
     started the run (async) or the caller's Celery task (sync); ``run_dev``: the device
     of the cloud that carried out the last step (e.g. the hypervisor host);
-    ``restart``: how many times it was restarted; ``is_valid``: false once ops mark a
-    row as not to be trusted (kept for the notes' field; nothing sets it today).
+    ``restart``: how many times it was restarted; ``is_valid``: false while the cloud
+    holds a half-done result of it (a step failed after earlier steps took effect), true
+    again once a restart completes it; ops filter on it to find half-built resources.
     """
 
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -107,7 +107,16 @@ def _lock(workflow_task_id: int) -> WorkflowTask:
 
 def _finish_done(wf: WorkflowTask) -> None:
     result = merged_result(wf.pk)
-    transition(WorkflowTask, wf.pk, table=WORKFLOW_TASK, to=S.DONE, from_states=[S.DOING], result=result, progress=100)
+    transition(
+        WorkflowTask,
+        wf.pk,
+        table=WORKFLOW_TASK,
+        to=S.DONE,
+        from_states=[S.DOING],
+        result=result,
+        progress=100,
+        is_valid=True,
+    )
     _report(wf, "done", progress=100, result=result)
 
 
@@ -244,6 +253,7 @@ def _record_failure(subtask: WorkflowSubtask, step: PlanStep, refusal: DriverRef
             from_states=[S.DOING],
             result={"error": error},
         )
+        partial_effects = WorkflowSubtask.objects.filter(parent_id=wf.pk, status=S.DONE).exists()
         moved = transition(
             WorkflowTask,
             wf.pk,
@@ -253,6 +263,7 @@ def _record_failure(subtask: WorkflowSubtask, step: PlanStep, refusal: DriverRef
             quiet=True,
             error_msg=error_msg,
             result={"error": error},
+            is_valid=not partial_effects,
         )
         if moved:
             _report(wf, "error", progress=wf.progress, error_code=refusal.code, error_msg=error_msg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 
 import pytest
@@ -73,3 +74,17 @@ def sync_vm(db):
     answer = submit(make_request("create_vm", "vm-fixture", **VM_SPEC))
     assert answer.status == "DONE", answer
     return "vm-fixture"
+
+
+@pytest.fixture
+def starting_data(transactional_db):
+    """The rows the data migrations load (CPU types, simulated sites and hosts).
+
+    A transactional test starts from whatever the previous one left: Django flushes
+    the tables after each, migration data included. Loading them again through the
+    migrations' own functions keeps one source of truth.
+    """
+    from django.apps import apps
+
+    for module in ("coretasker.migrations.0002_cpu_types", "simcloud.migrations.0002_starting_inventory"):
+        importlib.import_module(module).load(apps, None)

@@ -81,6 +81,12 @@ def test_fail_at_the_action_name_fails_its_last_step_after_the_others_ran():
     steps = WorkflowSubtask.objects.filter(parent_id=answer.workflow_task_id).order_by("step")
     assert [s.status for s in steps] == [WorkflowStatus.DONE, WorkflowStatus.DONE, WorkflowStatus.ERROR]
     assert SimVm.objects.get(vm_id="vm-f").state == "stopped"
+    assert WorkflowTask.objects.get(pk=answer.workflow_task_id).is_valid is False  # half-built in the cloud
+
+
+def test_a_refusal_before_anything_ran_leaves_the_workflow_valid():
+    answer = submit(CASES["unknown_site"]())
+    assert WorkflowTask.objects.get(pk=answer.workflow_task_id).is_valid is True
 
 
 @pytest.mark.parametrize("case", ["unknown_cpu_type", "no_capacity", "not_found", "simulated_failure"])

@@ -32,7 +32,7 @@ def test_restart_continues_from_the_failed_subtask(ops_user, reports, eager):
     wf = eager(workflow_restart, workflow_task_id=wf_id, user=ops_user, reason="hypervisor fixed")
 
     wf.refresh_from_db()
-    assert (wf.status, wf.restart, wf.progress, wf.error_msg) == (WorkflowStatus.DONE, 1, 100, "")
+    assert (wf.status, wf.restart, wf.progress, wf.error_msg, wf.is_valid) == (WorkflowStatus.DONE, 1, 100, "", True)
     assert "hypervisor fixed" in wf.task_info and "simulated_failure" in wf.task_info
     subtasks = {s.pk: s for s in WorkflowSubtask.objects.filter(parent_id=wf_id)}
     for pk, (updated_at, result) in kept.items():  # the DONE steps did not run again
