@@ -190,15 +190,25 @@ def _set_state(vm: SimVm, state: str, *, from_states, refusal: str) -> dict:
 
 
 def start_vm(params: dict, inputs: dict) -> dict:
-    return _set_state(
-        _vm(params["vm_id"], lock=True), VmState.RUNNING, from_states=(VmState.STOPPED,), refusal="vm_not_stopped"
-    )
+    """Start a stopped VM; starting a running one changes nothing (retries are safe), as in real clouds."""
+    vm = _vm(params["vm_id"], lock=True)
+    if vm.state == VmState.RUNNING:
+        return {
+            **_set_state(vm, VmState.RUNNING, from_states=(VmState.RUNNING,), refusal="vm_not_ready"),
+            "already": True,
+        }
+    return _set_state(vm, VmState.RUNNING, from_states=(VmState.STOPPED,), refusal="vm_not_ready")
 
 
 def stop_vm(params: dict, inputs: dict) -> dict:
-    return _set_state(
-        _vm(params["vm_id"], lock=True), VmState.STOPPED, from_states=(VmState.RUNNING,), refusal="vm_not_running"
-    )
+    """Stop a running VM; stopping a stopped one changes nothing (retries are safe)."""
+    vm = _vm(params["vm_id"], lock=True)
+    if vm.state == VmState.STOPPED:
+        return {
+            **_set_state(vm, VmState.STOPPED, from_states=(VmState.STOPPED,), refusal="vm_not_ready"),
+            "already": True,
+        }
+    return _set_state(vm, VmState.STOPPED, from_states=(VmState.RUNNING,), refusal="vm_not_ready")
 
 
 def reboot_vm(params: dict, inputs: dict) -> dict:

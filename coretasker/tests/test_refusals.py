@@ -22,7 +22,11 @@ def _stopped_vm(vm_id):
     submit(make_request("stop_vm", vm_id))
 
 
-# (code, request builder, whether it is refused before anything runs)
+def _half_built_vm(vm_id):
+    submit(make_request("create_vm", vm_id, fail_at="create_disk", **VM_SPEC))
+
+
+# refusal code -> a request that provokes it
 CASES = {
     "unknown_cpu_type": lambda: make_request("create_vm", "vm-x", **{**VM_SPEC, "cpu_type": "pentium_iii"}),
     "unknown_site": lambda: make_request("create_vm", "vm-x", site_id="mars-1", **VM_SPEC),
@@ -34,7 +38,8 @@ CASES = {
     "not_found_nic": lambda: make_request("delete_nic", "nic-never-made"),
     "not_found_bandwidth": lambda: make_request("set_bandwidth", "pipe-nope", resource_type="pipe", bandwidth_mbps=5),
     "vm_not_stopped": lambda: make_request("resize_vm", "vm-baseline-1", cpu=4, memory_gb=8),
-    "vm_not_running": lambda: (_stopped_vm("vm-s"), make_request("stop_vm", "vm-s"))[1],
+    "vm_not_running": lambda: (_stopped_vm("vm-s"), make_request("reboot_vm", "vm-s"))[1],
+    "vm_not_ready": lambda: (_half_built_vm("vm-h"), make_request("start_vm", "vm-h"))[1],
     "simulated_failure": lambda: make_request("create_vm", "vm-x", fail_at="create_disk", **VM_SPEC),
 }
 

@@ -91,3 +91,14 @@ def test_each_step_takes_the_configured_time(driver):
     started = time.monotonic()
     driver.execute("create_vm", {**SPEC, "vm_id": "vm-t"})
     assert time.monotonic() - started >= 3 * 0.02  # three steps, each sleeps at least that long
+
+
+def test_start_and_stop_are_safe_to_retry(driver):
+    driver.execute("create_vm", {**SPEC, "site_id": "cn-east-1", "vm_id": "vm-i"})
+    assert driver.execute("start_vm", {"vm_id": "vm-i"})["already"] is True
+    assert "already" not in driver.execute("stop_vm", {"vm_id": "vm-i"})
+    assert driver.execute("stop_vm", {"vm_id": "vm-i"})["already"] is True
+    with pytest.raises(DriverRefusal) as stopped:
+        driver.execute("reboot_vm", {"vm_id": "vm-i"})
+    assert stopped.value.code == "vm_not_running"
+    assert SimVm.objects.get(vm_id="vm-i").state == "stopped"
