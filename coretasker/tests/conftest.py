@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import itertools
 
 import pytest
@@ -32,13 +31,18 @@ def make_request(action: str, target_obj: str = "", *, mode: str = "sync", pri: 
     )
 
 
+@pytest.fixture(autouse=True)
+def _own_reporters(monkeypatch):
+    """coreTasker's tests hear reports themselves; the listeners other apps registered are set aside."""
+    monkeypatch.setattr(interface, "_reporters", [])
+
+
 @pytest.fixture
 def reports():
     """Every CoreReport delivered while the test runs, in order."""
     captured: list[interface.CoreReport] = []
     interface.register_reporter(captured.append)
-    yield captured
-    interface._reporters.remove(captured.append)
+    return captured
 
 
 @pytest.fixture
@@ -74,17 +78,3 @@ def sync_vm(db):
     answer = submit(make_request("create_vm", "vm-fixture", **VM_SPEC))
     assert answer.status == "DONE", answer
     return "vm-fixture"
-
-
-@pytest.fixture
-def starting_data(transactional_db):
-    """The rows the data migrations load (CPU types, simulated sites and hosts).
-
-    A transactional test starts from whatever the previous one left: Django flushes
-    the tables after each, migration data included. Loading them again through the
-    migrations' own functions keeps one source of truth.
-    """
-    from django.apps import apps
-
-    for module in ("coretasker.migrations.0002_cpu_types", "simcloud.migrations.0002_starting_inventory"):
-        importlib.import_module(module).load(apps, None)

@@ -30,7 +30,6 @@ pytestmark = [
     pytest.mark.skipif(not settings.CELERY_BROKER_URL.startswith("amqp"), reason="queue priorities need RabbitMQ"),
     pytest.mark.skipif(connection.vendor != "mysql", reason="the worker process needs a shared MariaDB database"),
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("starting_data"),
 ]
 
 

@@ -15,7 +15,6 @@ pytestmark = [
     pytest.mark.mariadb,
     pytest.mark.skipif(connection.vendor != "mysql", reason="row locks and concurrent writers need MariaDB"),
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("starting_data"),
 ]
 
 THREADS = 4
