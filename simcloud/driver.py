@@ -61,7 +61,10 @@ SINGLE_STEP_AGENTS = {
     "set_bandwidth": NETWORK,
     "query_state": API,
 }
+#: Parameters an action may go without: ``set_bandwidth`` without a bandwidth leaves the
+#: bandwidth as it is (flows run it with an optional bandwidth, e.g. after create_vm).
 OPTIONAL_PARAMS = {"customer_id", "disk_gb"}
+OPTIONAL_BY_ACTION = {"set_bandwidth": {"bandwidth_mbps"}}
 
 
 class SimulatedCloudDriver(Driver):
@@ -78,7 +81,9 @@ class SimulatedCloudDriver(Driver):
 
     def validate(self, action: str, params: dict) -> None:
         missing = [
-            key for key in ACTIONS.get(action, ()) if key not in OPTIONAL_PARAMS and params.get(key) in (None, "")
+            key
+            for key in ACTIONS.get(action, ())
+            if key not in OPTIONAL_PARAMS and f"{key}:{action}" not in OPTIONAL_PARAMS and params.get(key) in (None, "")
         ]
         if missing:
             raise DriverRefusal(

@@ -108,7 +108,8 @@ def check(action: str, params: dict) -> None:
         if SimPipe.objects.filter(pipe_id=params["pipe_id"]).exists():
             raise refuse("already_exists", _("pipe %(pipe)s already exists"), pipe=params["pipe_id"])
     elif action == "set_bandwidth":
-        _positive(params, "bandwidth_mbps")
+        if params.get("bandwidth_mbps") not in (None, ""):
+            _positive(params, "bandwidth_mbps")
         _resource_exists(params["resource_type"], params["resource_id"])
     elif action == "query_state":
         _resource_exists(params["resource_type"], params["resource_id"])
@@ -323,9 +324,23 @@ def create_pipe(params: dict, inputs: dict) -> dict:
 
 
 def set_bandwidth(params: dict, inputs: dict) -> dict:
-    spec = _positive(params, "bandwidth_mbps")
+    """Set a resource's bandwidth; without ``bandwidth_mbps`` it stays as it is (and the answer says so)."""
     resource_type, resource_id = params["resource_type"], params["resource_id"]
     _resource_exists(resource_type, resource_id)
+    if params.get("bandwidth_mbps") in (None, ""):
+        current = (
+            SimBandwidth.objects.filter(resource_type=resource_type, resource_id=resource_id)
+            .values_list("bandwidth_mbps", flat=True)
+            .first()
+        )
+        return {
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "bandwidth_mbps": current,
+            "changed": False,
+            "device": "sim-net",
+        }
+    spec = _positive(params, "bandwidth_mbps")
     SimBandwidth.objects.update_or_create(
         resource_type=resource_type, resource_id=resource_id, defaults={"bandwidth_mbps": spec["bandwidth_mbps"]}
     )
@@ -335,6 +350,7 @@ def set_bandwidth(params: dict, inputs: dict) -> dict:
         "resource_type": resource_type,
         "resource_id": resource_id,
         "bandwidth_mbps": spec["bandwidth_mbps"],
+        "changed": True,
         "device": "sim-net",
     }
 

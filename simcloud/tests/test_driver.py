@@ -102,3 +102,14 @@ def test_start_and_stop_are_safe_to_retry(driver):
         driver.execute("reboot_vm", {"vm_id": "vm-i"})
     assert stopped.value.code == "vm_not_running"
     assert SimVm.objects.get(vm_id="vm-i").state == "stopped"
+
+
+def test_set_bandwidth_without_a_bandwidth_leaves_it_as_it_is(driver):
+    driver.execute("create_pipe", {"pipe_id": "pipe-k", "site_id": "cn-east-1", "bandwidth_mbps": 30})
+    driver.execute("set_bandwidth", {"resource_type": "pipe", "resource_id": "pipe-k", "bandwidth_mbps": 40})
+    kept = driver.execute("set_bandwidth", {"resource_type": "pipe", "resource_id": "pipe-k"})
+    assert (kept["bandwidth_mbps"], kept["changed"]) == (40, False)
+    assert SimPipe.objects.get(pipe_id="pipe-k").bandwidth_mbps == 40
+    with pytest.raises(DriverRefusal) as zero:
+        driver.execute("set_bandwidth", {"resource_type": "pipe", "resource_id": "pipe-k", "bandwidth_mbps": 0})
+    assert zero.value.code == "invalid_spec"
