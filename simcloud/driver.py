@@ -83,7 +83,7 @@ class SimulatedCloudDriver(Driver):
         missing = [
             key
             for key in ACTIONS.get(action, ())
-            if key not in OPTIONAL_PARAMS and f"{key}:{action}" not in OPTIONAL_PARAMS and params.get(key) in (None, "")
+            if key not in OPTIONAL_PARAMS | OPTIONAL_BY_ACTION.get(action, set()) and params.get(key) in (None, "")
         ]
         if missing:
             raise DriverRefusal(
