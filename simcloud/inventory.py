@@ -1,10 +1,9 @@
-"""What the simulated cloud does, step by step, and what it refuses.
+"""What the simulated cloud does, step by step.
 
-:func:`check` refuses a request before anything runs (unknown site or CPU type,
-a VM that does not exist, a resize of a running VM, ...). :func:`run` carries
-out one plan step in one transaction, re-checking under row locks, so a step
-either happens whole or not at all and two racing steps cannot both take the
-last free capacity of a host (MariaDB row locks; SQLite serialises writers).
+:func:`run` carries out one plan step in one transaction, re-checking under row
+locks, so a step either happens whole or not at all and two racing steps cannot
+both take the last free capacity of a host (MariaDB row locks; SQLite serialises
+writers).
 """
 
 from __future__ import annotations
@@ -14,108 +13,12 @@ import hashlib
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from coretasker.drivers.base import DriverRefusal
 from coretasker.models import CpuTypeTpl
 
-from .models import NicState, SimBandwidth, SimHost, SimNic, SimPipe, SimSite, SimVm, VmState
+from .checks import check, get_site, get_vm, positive, refuse, resource_exists
+from .models import NicState, SimBandwidth, SimHost, SimNic, SimPipe, SimVm, VmState
 
-RESOURCE_TYPES = ("vm", "nic", "pipe")
-
-
-def refuse(refusal_code: str, message: str, /, **values) -> DriverRefusal:
-    return DriverRefusal(refusal_code, message % values if values else message)
-
-
-# --- checks before anything runs ------------------------------------------------------
-
-
-def _site(site_id: str, *, lock: bool = False) -> SimSite:
-    query = SimSite.objects.select_for_update() if lock else SimSite.objects
-    site = query.filter(site_id=site_id).first()
-    if site is None:
-        raise refuse("unknown_site", _("the simulated cloud has no site %(site)s"), site=site_id)
-    return site
-
-
-def _vm(vm_id: str, *, lock: bool = False) -> SimVm:
-    query = SimVm.objects.select_for_update() if lock else SimVm.objects
-    vm = query.filter(vm_id=vm_id).exclude(state=VmState.DELETED).first()
-    if vm is None:
-        raise refuse("not_found", _("VM %(vm)s does not exist"), vm=vm_id)
-    return vm
-
-
-def _positive(params: dict, *keys: str) -> dict[str, int]:
-    values = {}
-    for key in keys:
-        try:
-            values[key] = int(params[key])
-        except (KeyError, TypeError, ValueError):
-            raise refuse("invalid_spec", _("%(key)s must be a whole number"), key=key) from None
-        if values[key] <= 0:
-            raise refuse("invalid_spec", _("%(key)s must be greater than zero"), key=key)
-    return values
-
-
-def _resource_exists(resource_type: str, resource_id: str) -> None:
-    if resource_type not in RESOURCE_TYPES:
-        raise refuse(
-            "invalid_params",
-            _("resource_type must be one of %(types)s, not %(given)s"),
-            types=", ".join(RESOURCE_TYPES),
-            given=resource_type,
-        )
-    if resource_type == "vm":
-        _vm(resource_id)
-    elif resource_type == "nic":
-        if not SimNic.objects.filter(nic_id=resource_id).exclude(state=NicState.DELETED).exists():
-            raise refuse("not_found", _("NIC %(nic)s does not exist"), nic=resource_id)
-    elif not SimPipe.objects.filter(pipe_id=resource_id).exists():
-        raise refuse("not_found", _("pipe %(pipe)s does not exist"), pipe=resource_id)
-
-
-def check(action: str, params: dict) -> None:
-    """Refuse what cannot run, before anything runs. Re-checked under locks by each step."""
-    if action == "create_vm":
-        _site(params["site_id"])
-        if not CpuTypeTpl.objects.filter(code=params["cpu_type"]).exists():
-            raise refuse("unknown_cpu_type", _("unknown CPU type %(cpu_type)s"), cpu_type=params["cpu_type"])
-        _positive(params, "cpu", "memory_gb")
-        if SimVm.objects.filter(vm_id=params["vm_id"]).exists():
-            raise refuse("already_exists", _("VM %(vm)s already exists"), vm=params["vm_id"])
-    elif action in ("delete_vm", "start_vm", "stop_vm", "reboot_vm"):
-        _vm(params["vm_id"])
-    elif action == "resize_vm":
-        _positive(params, "cpu", "memory_gb")
-        vm = _vm(params["vm_id"])
-        if vm.state != VmState.STOPPED:
-            raise refuse(
-                "vm_not_stopped",
-                _("VM %(vm)s must be stopped to resize (it is %(state)s)"),
-                vm=vm.vm_id,
-                state=vm.state,
-            )
-    elif action == "create_nic":
-        _site(params["site_id"])
-        _vm(params["vm_id"])
-        if SimNic.objects.filter(nic_id=params["nic_id"]).exists():
-            raise refuse("already_exists", _("NIC %(nic)s already exists"), nic=params["nic_id"])
-    elif action == "delete_nic":
-        _resource_exists("nic", params["nic_id"])
-    elif action == "create_pipe":
-        _site(params["site_id"])
-        _positive(params, "bandwidth_mbps")
-        if SimPipe.objects.filter(pipe_id=params["pipe_id"]).exists():
-            raise refuse("already_exists", _("pipe %(pipe)s already exists"), pipe=params["pipe_id"])
-    elif action == "set_bandwidth":
-        if params.get("bandwidth_mbps") not in (None, ""):
-            _positive(params, "bandwidth_mbps")
-        _resource_exists(params["resource_type"], params["resource_id"])
-    elif action == "query_state":
-        _resource_exists(params["resource_type"], params["resource_id"])
-
-
-# --- steps ------------------------------------------------------------------------------
+__all__ = ["STEPS", "check", "run"]
 
 
 def run(step: str, params: dict, inputs: dict) -> dict:
@@ -129,8 +32,8 @@ def run(step: str, params: dict, inputs: dict) -> dict:
 
 def allocate_host(params: dict, inputs: dict) -> dict:
     """Place the VM on the first enabled host of its site with room for it, and reserve that room."""
-    spec = _positive(params, "cpu", "memory_gb")
-    site = _site(params["site_id"])
+    spec = positive(params, "cpu", "memory_gb")
+    site = get_site(params["site_id"])
     if not CpuTypeTpl.objects.filter(code=params["cpu_type"]).exists():
         raise refuse("unknown_cpu_type", _("unknown CPU type %(cpu_type)s"), cpu_type=params["cpu_type"])
     if SimVm.objects.filter(vm_id=params["vm_id"]).exists():
@@ -164,7 +67,7 @@ def allocate_host(params: dict, inputs: dict) -> dict:
 
 
 def create_disk(params: dict, inputs: dict) -> dict:
-    vm = _vm(params["vm_id"], lock=True)
+    vm = get_vm(params["vm_id"], lock=True)
     disk_gb = int(params.get("disk_gb") or 20)
     vm.disk_id = f"disk-{vm.vm_id}"
     vm.disk_gb = disk_gb
@@ -175,7 +78,7 @@ def create_disk(params: dict, inputs: dict) -> dict:
 
 
 def boot_vm(params: dict, inputs: dict) -> dict:
-    vm = _vm(params["vm_id"], lock=True)
+    vm = get_vm(params["vm_id"], lock=True)
     if not vm.disk_id:
         raise refuse("no_disk", _("VM %(vm)s has no disk to boot from"), vm=vm.vm_id)
     return _set_state(vm, VmState.RUNNING, from_states=(VmState.STOPPED,), refusal="vm_not_stopped")
@@ -192,7 +95,7 @@ def _set_state(vm: SimVm, state: str, *, from_states, refusal: str) -> dict:
 
 def start_vm(params: dict, inputs: dict) -> dict:
     """Start a stopped VM; starting a running one changes nothing (retries are safe), as in real clouds."""
-    vm = _vm(params["vm_id"], lock=True)
+    vm = get_vm(params["vm_id"], lock=True)
     if vm.state == VmState.RUNNING:
         return {
             **_set_state(vm, VmState.RUNNING, from_states=(VmState.RUNNING,), refusal="vm_not_ready"),
@@ -203,7 +106,7 @@ def start_vm(params: dict, inputs: dict) -> dict:
 
 def stop_vm(params: dict, inputs: dict) -> dict:
     """Stop a running VM; stopping a stopped one changes nothing (retries are safe)."""
-    vm = _vm(params["vm_id"], lock=True)
+    vm = get_vm(params["vm_id"], lock=True)
     if vm.state == VmState.STOPPED:
         return {
             **_set_state(vm, VmState.STOPPED, from_states=(VmState.STOPPED,), refusal="vm_not_ready"),
@@ -214,14 +117,14 @@ def stop_vm(params: dict, inputs: dict) -> dict:
 
 def reboot_vm(params: dict, inputs: dict) -> dict:
     result = _set_state(
-        _vm(params["vm_id"], lock=True), VmState.RUNNING, from_states=(VmState.RUNNING,), refusal="vm_not_running"
+        get_vm(params["vm_id"], lock=True), VmState.RUNNING, from_states=(VmState.RUNNING,), refusal="vm_not_running"
     )
     return {**result, "rebooted": True}
 
 
 def resize_vm(params: dict, inputs: dict) -> dict:
-    spec = _positive(params, "cpu", "memory_gb")
-    vm = _vm(params["vm_id"], lock=True)
+    spec = positive(params, "cpu", "memory_gb")
+    vm = get_vm(params["vm_id"], lock=True)
     if vm.state != VmState.STOPPED:
         raise refuse(
             "vm_not_stopped", _("VM %(vm)s must be stopped to resize (it is %(state)s)"), vm=vm.vm_id, state=vm.state
@@ -241,7 +144,7 @@ def resize_vm(params: dict, inputs: dict) -> dict:
 
 
 def detach_nics(params: dict, inputs: dict) -> dict:
-    vm = _vm(params["vm_id"], lock=True)
+    vm = get_vm(params["vm_id"], lock=True)
     nics = list(vm.nics.exclude(state=NicState.DELETED).values_list("nic_id", flat=True))
     vm.nics.filter(nic_id__in=nics).update(state=NicState.DELETED)
     host = vm.host.hostname if vm.host else ""
@@ -249,7 +152,7 @@ def detach_nics(params: dict, inputs: dict) -> dict:
 
 
 def delete_disk(params: dict, inputs: dict) -> dict:
-    vm = _vm(params["vm_id"], lock=True)
+    vm = get_vm(params["vm_id"], lock=True)
     disk_id = vm.disk_id
     vm.disk_id, vm.disk_gb = "", 0
     vm.save(update_fields=["disk_id", "disk_gb", "updated_at"])
@@ -257,7 +160,7 @@ def delete_disk(params: dict, inputs: dict) -> dict:
 
 
 def release_host(params: dict, inputs: dict) -> dict:
-    vm = _vm(params["vm_id"], lock=True)
+    vm = get_vm(params["vm_id"], lock=True)
     host = SimHost.objects.select_for_update().get(pk=vm.host_id) if vm.host_id else None
     if host is not None:
         host.cpu_used -= vm.cpu
@@ -270,8 +173,8 @@ def release_host(params: dict, inputs: dict) -> dict:
 
 
 def allocate_address(params: dict, inputs: dict) -> dict:
-    site = _site(params["site_id"], lock=True)  # the site lock serialises address allocation
-    vm = _vm(params["vm_id"])
+    site = get_site(params["site_id"], lock=True)  # the site lock serialises address allocation
+    vm = get_vm(params["vm_id"])
     if SimNic.objects.filter(nic_id=params["nic_id"]).exists():
         raise refuse("already_exists", _("NIC %(nic)s already exists"), nic=params["nic_id"])
     number = SimNic.objects.filter(site=site).count()
@@ -310,8 +213,8 @@ def delete_nic(params: dict, inputs: dict) -> dict:
 
 
 def create_pipe(params: dict, inputs: dict) -> dict:
-    spec = _positive(params, "bandwidth_mbps")
-    site = _site(params["site_id"])
+    spec = positive(params, "bandwidth_mbps")
+    site = get_site(params["site_id"])
     if SimPipe.objects.filter(pipe_id=params["pipe_id"]).exists():
         raise refuse("already_exists", _("pipe %(pipe)s already exists"), pipe=params["pipe_id"])
     pipe = SimPipe.objects.create(
@@ -326,7 +229,7 @@ def create_pipe(params: dict, inputs: dict) -> dict:
 def set_bandwidth(params: dict, inputs: dict) -> dict:
     """Set a resource's bandwidth; without ``bandwidth_mbps`` it stays as it is (and the answer says so)."""
     resource_type, resource_id = params["resource_type"], params["resource_id"]
-    _resource_exists(resource_type, resource_id)
+    resource_exists(resource_type, resource_id)
     if params.get("bandwidth_mbps") in (None, ""):
         current = (
             SimBandwidth.objects.filter(resource_type=resource_type, resource_id=resource_id)
@@ -340,7 +243,7 @@ def set_bandwidth(params: dict, inputs: dict) -> dict:
             "changed": False,
             "device": "sim-net",
         }
-    spec = _positive(params, "bandwidth_mbps")
+    spec = positive(params, "bandwidth_mbps")
     SimBandwidth.objects.update_or_create(
         resource_type=resource_type, resource_id=resource_id, defaults={"bandwidth_mbps": spec["bandwidth_mbps"]}
     )
@@ -357,7 +260,7 @@ def set_bandwidth(params: dict, inputs: dict) -> dict:
 
 def query_state(params: dict, inputs: dict) -> dict:
     resource_type, resource_id = params["resource_type"], params["resource_id"]
-    _resource_exists(resource_type, resource_id)
+    resource_exists(resource_type, resource_id)
     if resource_type == "vm":
         vm = SimVm.objects.select_related("host").get(vm_id=resource_id)
         state = {
