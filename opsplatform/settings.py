@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "common",
     # Dependencies point down this list: orders -> tasks -> coretasker, orders -> billing.
     "coretasker",
+    "simcloud",
     "billing",
     "tasks",
     "orders",
@@ -171,6 +172,9 @@ CORETASKER_MAX_PRIORITY = 9
 
 # The cloud coreTasker drives: a dotted path to a coretasker.drivers.Driver subclass.
 CORETASKER_DRIVER = env.str("CORETASKER_DRIVER", default="simcloud.driver.SimulatedCloudDriver")
+# The simulated cloud: seconds each plan step takes, and the share of steps that fail at random.
+SIMCLOUD_ACTION_SECONDS = env.float("SIMCLOUD_ACTION_SECONDS", default=0.05)
+SIMCLOUD_FAILURE_RATE = env.float("SIMCLOUD_FAILURE_RATE", default=0.0)
 
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
