@@ -41,26 +41,13 @@ from ..models import (
 from ..periods import anchor_day_of, period_end
 from ..states import RENEWAL_TRANSITIONS, SUBORDER_TRANSITIONS
 from ._common import SCHEDULER_NAME
+from .bulksql import insert_rows, update_rows
 from .operations import place_suspend_operation
 from .pricebook import PriceBook
 
 logger = logging.getLogger(__name__)
 
 RENEWABLE = [SubOrderStatus.ACTIVE, SubOrderStatus.SUSPENDED]
-_SUBORDER_FIELDS = [
-    "pk",
-    "order_id",
-    "customer_id",
-    "resource_type",
-    "resource_id",
-    "site_id",
-    "spec",
-    "billing_cycle",
-    "currency",
-    "status",
-    "service_start",
-    "expire_at",
-]
 
 
 @dataclass
@@ -121,7 +108,65 @@ def renewals_run(*, now: datetime | None = None, window: timedelta | None = None
     return report
 
 
-def _due(now: datetime, horizon: datetime, batch_size: int):
+_SUBORDER_FIELDS = (
+    "pk",
+    "order_id",
+    "customer_id",
+    "resource_type",
+    "resource_id",
+    "site_id",
+    "spec",
+    "billing_cycle",
+    "currency",
+    "status",
+    "service_start",
+    "expire_at",
+)
+_RENEWAL_STATE = (
+    "status",
+    "is_valid",
+    "amount",
+    "price_lines",
+    "fail_reason",
+    "fail_detail",
+    "attempts",
+    "next_retry_at",
+    "applied_at",
+    "updated_at",
+)
+_RENEWAL_INSERT = ("suborder_id", "period_start", "period_end", "currency", *_RENEWAL_STATE, "created_at")
+_LEDGER_INSERT = (
+    "account_id",
+    "customer_id",
+    "kind",
+    "amount",
+    "balance_after",
+    "currency",
+    "reason",
+    "renewal_id",
+    "idempotency_key",
+    "created_at",
+)
+_LOG_INSERT = (
+    "renewal_id",
+    "suborder_id",
+    "customer_id",
+    "site_id",
+    "billing_cycle",
+    "period_start",
+    "period_end",
+    "action",
+    "outcome",
+    "reason",
+    "fail_reason",
+    "currency",
+    "amount",
+    "operator_name",
+    "created_at",
+)
+
+
+def _due(now: datetime, horizon: datetime, batch_size: int) -> list[dict]:
     waiting = ShopSuborderRenewal.objects.filter(
         suborder=OuterRef("pk"),
         period_start=OuterRef("expire_at"),
@@ -132,11 +177,10 @@ def _due(now: datetime, horizon: datetime, batch_size: int):
         ShopSubOrder.objects.filter(auto_renew=True, expire_at__lte=horizon, status__in=RENEWABLE)
         .exclude(Exists(waiting))
         .order_by("expire_at", "pk")
-        .only(*[name for name in _SUBORDER_FIELDS if name != "pk"])
     )
     if connection.features.has_select_for_update_skip_locked:
         due = due.select_for_update(skip_locked=True)
-    return list(due[:batch_size])
+    return list(due.values(*_SUBORDER_FIELDS)[:batch_size])
 
 
 class _Failure(Exception):
@@ -147,243 +191,300 @@ class _Failure(Exception):
         self.amount = amount
 
 
+class _Batch:
+    """The rows one batch writes, as plain dicts until the bulk statements."""
+
+    def __init__(self, now):
+        self.now = now
+        self.new_renewals: list[dict] = []
+        self.changed_renewals: list[dict] = []
+        self.entries: list[dict] = []
+        self.accounts: dict[int, dict] = {}
+        self.suborders: list[dict] = []
+        self.logs: list[dict] = []
+        self.suspended: list[dict] = []
+        self.resumed: list[dict] = []
+
+    def log(self, suborder: dict, renewal: dict, **values) -> dict:
+        row = {
+            "renewal": renewal,
+            "suborder_id": suborder["pk"],
+            "customer_id": suborder["customer_id"],
+            "site_id": suborder["site_id"],
+            "billing_cycle": suborder["billing_cycle"],
+            "period_start": renewal["period_start"],
+            "period_end": renewal["period_end"],
+            "reason": "",
+            "fail_reason": "",
+            "currency": suborder["currency"],
+            "amount": None,
+            "operator_name": SCHEDULER_NAME,
+            "created_at": self.now,
+            **values,
+        }
+        self.logs.append(row)
+        return row
+
+    def write(self) -> None:
+        """Every write of the batch: a fixed number of statements whatever its size."""
+        now = self.now
+        ids = insert_rows(
+            ShopSuborderRenewal,
+            _RENEWAL_INSERT,
+            [tuple(r[name] for name in _RENEWAL_INSERT) for r in self.new_renewals],
+            returning=True,
+        )
+        if ids is None and self.new_renewals:
+            # Databases that cannot return ids from a multi-row insert: one query finds them all.
+            found = {
+                (suborder_id, start): pk
+                for pk, suborder_id, start in ShopSuborderRenewal.objects.filter(
+                    suborder_id__in=[r["suborder_id"] for r in self.new_renewals]
+                ).values_list("pk", "suborder_id", "period_start")
+            }
+            ids = [found[(r["suborder_id"], r["period_start"])] for r in self.new_renewals]
+        for renewal, pk in zip(self.new_renewals, ids or [], strict=True):
+            renewal["id"] = pk
+        update_rows(
+            ShopSuborderRenewal,
+            _RENEWAL_STATE,
+            [(r["id"], *(r[name] for name in _RENEWAL_STATE)) for r in self.changed_renewals],
+        )
+        for entry in self.entries:
+            entry["renewal_id"] = entry.pop("renewal")["id"]
+        insert_rows(AccountLedgerEntry, _LEDGER_INSERT, [tuple(e[n] for n in _LEDGER_INSERT) for e in self.entries])
+        update_rows(
+            CustomerAccount, ("balance", "updated_at"), [(pk, a["balance"], now) for pk, a in self.accounts.items()]
+        )
+        update_rows(
+            ShopSubOrder,
+            ("expire_at", "status", "updated_at"),
+            [(s["pk"], s["expire_at"], s["status"], now) for s in self.suborders],
+        )
+        for log in self.logs:
+            log["renewal_id"] = log.pop("renewal")["id"]
+        insert_rows(ShopRenewalLog, _LOG_INSERT, [tuple(log[n] for n in _LOG_INSERT) for log in self.logs])
+
+
 def _run_batch(*, now, horizon, grace, batch_size, report) -> int:
     with transaction.atomic():
         suborders = _due(now, horizon, batch_size)
         if not suborders:
             return 0
-        ids = [suborder.pk for suborder in suborders]
-        starts = [suborder.expire_at for suborder in suborders]
-        open_renewals = {
-            (renewal.suborder_id, renewal.period_start): renewal
-            for renewal in ShopSuborderRenewal.objects.filter(suborder_id__in=ids, period_start__in=set(starts))
+        starts = {s["expire_at"] for s in suborders}
+        existing = {
+            (r["suborder_id"], r["period_start"]): r
+            for r in ShopSuborderRenewal.objects.filter(
+                suborder_id__in=[s["pk"] for s in suborders], period_start__in=starts
+            ).values(
+                "id",
+                "suborder_id",
+                "period_start",
+                "period_end",
+                "status",
+                "attempts",
+                "amount",
+                "price_lines",
+                "fail_reason",
+                "fail_detail",
+            )
         }
         book = PriceBook.load(
-            site_ids={s.site_id for s in suborders},
-            billing_cycles={s.billing_cycle for s in suborders},
+            site_ids={s["site_id"] for s in suborders},
+            billing_cycles={s["billing_cycle"] for s in suborders},
             earliest=min(starts),
             latest=max(starts),
         )
         accounts = {
-            account.customer_id: account
-            for account in CustomerAccount.objects.select_for_update()
-            .filter(customer_id__in={s.customer_id for s in suborders})
+            a["customer_id"]: a
+            for a in CustomerAccount.objects.select_for_update()
+            .filter(customer_id__in={s["customer_id"] for s in suborders})
             .order_by("pk")
+            .values("pk", "customer_id", "currency", "balance")
         }
-        keys = {suborder.pk: renewal_key(suborder.pk, suborder.expire_at) for suborder in suborders}
+        keys = {s["pk"]: renewal_key(s["pk"], s["expire_at"]) for s in suborders}
         charged = set(
             AccountLedgerEntry.objects.filter(idempotency_key__in=keys.values()).values_list(
                 "idempotency_key", flat=True
             )
         )
-
-        new_renewals, changed_renewals, entries, logs = [], [], [], []
-        touched_accounts, changed_suborders, suspended, resumed = {}, [], [], []
+        batch = _Batch(now)
         for suborder in suborders:
-            start = suborder.expire_at
-            end = period_end(
-                start, billing_cycle=suborder.billing_cycle, anchor_day=anchor_day_of(suborder.service_start or start)
-            )
-            renewal = open_renewals.get((suborder.pk, start))
-            if renewal is not None and renewal.status == RenewalStatus.SUCCEEDED:
-                # Applied but the expiry not moved (only a hand edit gets here): catch up, never charge again.
-                suborder.expire_at = renewal.period_end
-                changed_suborders.append(suborder)
-                continue
-            if renewal is None:
-                renewal = ShopSuborderRenewal(
-                    suborder=suborder, period_start=start, period_end=end, currency=suborder.currency
-                )
-                new_renewals.append(renewal)
-            else:
-                RENEWAL_TRANSITIONS.check(renewal.status, RenewalStatus.FAILED, label="renewal", pk=renewal.pk)
-                changed_renewals.append(renewal)
-            renewal.attempts += 1
-            log = ShopRenewalLog(
-                renewal=renewal,
-                suborder=suborder,
-                customer_id=suborder.customer_id,
-                site_id=suborder.site_id,
-                billing_cycle=suborder.billing_cycle,
-                period_start=start,
-                period_end=renewal.period_end,
-                action=RenewalLogAction.ATTEMPT,
-                currency=suborder.currency,
-                operator_name=SCHEDULER_NAME,
-            )
-            logs.append(log)
-            try:
-                quote, entry = _charge(suborder, renewal, book, accounts, keys[suborder.pk], charged)
-            except _Failure as failure:
-                _failed(renewal, log, failure, now=now, grace_end=start + grace)
-                report.failed += 1
-                if suborder.status == SubOrderStatus.ACTIVE and now >= start + grace:
-                    SUBORDER_TRANSITIONS.check(
-                        suborder.status, SubOrderStatus.SUSPENDED, label="sub-order", pk=suborder.pk
-                    )
-                    suborder.status = SubOrderStatus.SUSPENDED
-                    changed_suborders.append(suborder)
-                    suspended.append(suborder)
-                    logs.append(_state_log(log, RenewalLogAction.SUSPEND, failure.detail))
-                continue
-            renewal.status = RenewalStatus.SUCCEEDED
-            renewal.is_valid = True
-            renewal.amount = quote.amount
-            renewal.price_lines = quote.as_json()
-            renewal.applied_at = now
-            renewal.next_retry_at = None
-            log.outcome = RenewalLogOutcome.SUCCEEDED
-            log.amount = quote.amount
-            if entry is not None:
-                entries.append(entry)
-                touched_accounts[entry.account.pk] = entry.account
-            suborder.expire_at = renewal.period_end
-            if suborder.status == SubOrderStatus.SUSPENDED:
-                SUBORDER_TRANSITIONS.check(suborder.status, SubOrderStatus.ACTIVE, label="sub-order", pk=suborder.pk)
-                suborder.status = SubOrderStatus.ACTIVE
-                resumed.append(suborder)
-                logs.append(_state_log(log, RenewalLogAction.RESUME, _("renewed")))
-            changed_suborders.append(suborder)
-            report.renewed += 1
-            report.amount[suborder.currency] = report.amount.get(suborder.currency, 0) + quote.amount
-
-        _write(new_renewals, changed_renewals, entries, touched_accounts, changed_suborders, logs, now)
-        for suborder in suspended:
-            place_suspend_operation(suborder=suborder, resume=False)
-        for suborder in resumed:
-            place_suspend_operation(suborder=suborder, resume=True)
-        report.suspended += len(suspended)
-        report.resumed += len(resumed)
+            _renew_one(suborder, batch, existing, book, accounts, keys[suborder["pk"]], charged, grace, report)
+        batch.write()
+        for suborder in batch.suspended:
+            place_suspend_operation(suborder=_SubOrderRef(suborder), resume=False)
+        for suborder in batch.resumed:
+            place_suspend_operation(suborder=_SubOrderRef(suborder), resume=True)
+        report.suspended += len(batch.suspended)
+        report.resumed += len(batch.resumed)
         return len(suborders)
 
 
-def _charge(suborder, renewal, book, accounts, key, charged):
+class _SubOrderRef:
+    """The attributes ``place_suspend_operation`` reads, from a loaded row."""
+
+    def __init__(self, row: dict):
+        self.pk = row["pk"]
+        self.order_id = row["order_id"]
+        self.customer_id = row["customer_id"]
+        self.resource_type = row["resource_type"]
+        self.resource_id = row["resource_id"]
+        self.site_id = row["site_id"]
+
+
+def _renew_one(suborder, batch: _Batch, existing, book, accounts, key, charged, grace, report) -> None:
+    now = batch.now
+    start = suborder["expire_at"]
+    renewal = existing.get((suborder["pk"], start))
+    if renewal is not None and renewal["status"] == RenewalStatus.SUCCEEDED:
+        # Applied but the expiry not moved (only a hand edit gets here): catch up, never charge again.
+        suborder["expire_at"] = renewal["period_end"]
+        batch.suborders.append(suborder)
+        return
+    if renewal is None:
+        end = period_end(
+            start,
+            billing_cycle=suborder["billing_cycle"],
+            anchor_day=anchor_day_of(suborder["service_start"] or start),
+        )
+        renewal = {
+            "id": None,
+            "suborder_id": suborder["pk"],
+            "period_start": start,
+            "period_end": end,
+            "currency": suborder["currency"],
+            "attempts": 0,
+            "created_at": now,
+        }
+        batch.new_renewals.append(renewal)
+    else:
+        RENEWAL_TRANSITIONS.check(renewal["status"], RenewalStatus.FAILED, label="renewal", pk=renewal["id"])
+        batch.changed_renewals.append(renewal)
+    renewal["attempts"] += 1
+    renewal["updated_at"] = now
+    try:
+        quote, entry = _charge(suborder, renewal, book, accounts, key, charged, now)
+    except _Failure as failure:
+        grace_end = start + grace
+        renewal.update(
+            status=RenewalStatus.FAILED,
+            is_valid=False,
+            amount=failure.amount if failure.amount is not None else renewal.get("amount") or 0,
+            price_lines=renewal.get("price_lines") or [],
+            fail_reason=failure.reason,
+            fail_detail=failure.detail,
+            next_retry_at=retry_at(now=now, attempts=renewal["attempts"], grace_end=grace_end),
+            applied_at=None,
+        )
+        batch.log(
+            suborder,
+            renewal,
+            action=RenewalLogAction.ATTEMPT,
+            outcome=RenewalLogOutcome.FAILED,
+            reason=failure.detail,
+            fail_reason=failure.reason,
+            amount=failure.amount,
+        )
+        report.failed += 1
+        if suborder["status"] == SubOrderStatus.ACTIVE and now >= grace_end:
+            SUBORDER_TRANSITIONS.check(
+                suborder["status"], SubOrderStatus.SUSPENDED, label="sub-order", pk=suborder["pk"]
+            )
+            suborder["status"] = SubOrderStatus.SUSPENDED
+            batch.suborders.append(suborder)
+            batch.suspended.append(suborder)
+            batch.log(
+                suborder,
+                renewal,
+                action=RenewalLogAction.SUSPEND,
+                outcome=RenewalLogOutcome.SUCCEEDED,
+                reason=failure.detail,
+                fail_reason=failure.reason,
+            )
+        return
+    renewal.update(
+        status=RenewalStatus.SUCCEEDED,
+        is_valid=True,
+        amount=quote.amount,
+        price_lines=quote.as_json(),
+        # A retry that succeeds keeps why the earlier attempts failed (the log has each attempt too).
+        fail_reason=renewal.get("fail_reason", ""),
+        fail_detail=renewal.get("fail_detail", ""),
+        next_retry_at=None,
+        applied_at=now,
+    )
+    if entry is not None:
+        batch.entries.append(entry)
+    batch.log(
+        suborder, renewal, action=RenewalLogAction.ATTEMPT, outcome=RenewalLogOutcome.SUCCEEDED, amount=quote.amount
+    )
+    suborder["expire_at"] = renewal["period_end"]
+    if suborder["status"] == SubOrderStatus.SUSPENDED:
+        SUBORDER_TRANSITIONS.check(suborder["status"], SubOrderStatus.ACTIVE, label="sub-order", pk=suborder["pk"])
+        suborder["status"] = SubOrderStatus.ACTIVE
+        batch.resumed.append(suborder)
+        batch.log(
+            suborder, renewal, action=RenewalLogAction.RESUME, outcome=RenewalLogOutcome.SUCCEEDED, reason=_("renewed")
+        )
+    batch.suborders.append(suborder)
+    if entry is not None:
+        account = accounts[suborder["customer_id"]]
+        batch.accounts[account["pk"]] = account
+    report.renewed += 1
+    report.amount[suborder["currency"]] = report.amount.get(suborder["currency"], 0) + quote.amount
+
+
+def _charge(suborder, renewal, book, accounts, key, charged, now):
     """Price the period and debit the account in memory; raise _Failure with a fixed reason."""
-    if not suborder.resource_id:
+    if not suborder["resource_id"]:
         raise _Failure(RenewalFailReason.RESOURCE_GONE, _("The sub-order has no resource any more."))
     try:
         quote = book.quote(
-            resource_type=suborder.resource_type,
-            spec=suborder.spec,
-            site_id=suborder.site_id,
-            billing_cycle=suborder.billing_cycle,
+            resource_type=suborder["resource_type"],
+            spec=suborder["spec"],
+            site_id=suborder["site_id"],
+            billing_cycle=suborder["billing_cycle"],
             periods=1,
-            at=renewal.period_start,
-            currency=suborder.currency,
+            at=renewal["period_start"],
+            currency=suborder["currency"],
         )
     except DomainError as refusal:
         raise _Failure(RenewalFailReason.NO_VALID_PRICE, refusal.message) from None
     except Exception as error:  # a bad spec in the database must not stop the batch
-        logger.exception("renewal of sub-order %s could not be priced", suborder.pk)
+        logger.exception("renewal of sub-order %s could not be priced", suborder["pk"])
         raise _Failure(RenewalFailReason.PROGRAM_ERROR, f"{type(error).__name__}: {error}") from None
-    if key in charged:
+    if key in charged or quote.amount == 0:
         return quote, None
-    account = accounts.get(suborder.customer_id)
-    balance = account.balance if account is not None else 0
-    if account is not None and account.currency != suborder.currency:
+    account = accounts.get(suborder["customer_id"])
+    balance = account["balance"] if account is not None else 0
+    if account is not None and account["currency"] != suborder["currency"]:
         raise _Failure(
             RenewalFailReason.PROGRAM_ERROR,
             _("The account is kept in %(account)s, the sub-order in %(currency)s.")
-            % {"account": account.currency, "currency": suborder.currency},
+            % {"account": account["currency"], "currency": suborder["currency"]},
             quote.amount,
         )
     if balance < quote.amount:
         raise _Failure(
             RenewalFailReason.INSUFFICIENT_BALANCE,
             _("Insufficient balance: %(balance)s %(currency)s, %(amount)s needed.")
-            % {"balance": balance, "currency": suborder.currency, "amount": quote.amount},
+            % {"balance": balance, "currency": suborder["currency"], "amount": quote.amount},
             quote.amount,
         )
-    account.balance -= quote.amount
-    entry = AccountLedgerEntry(
-        account=account,
-        customer_id=account.customer_id,
-        kind=LedgerKind.DEBIT,
-        amount=quote.amount,
-        balance_after=account.balance,
-        currency=account.currency,
-        reason=_("Renewal of sub-order %(id)s from %(start)s")
-        % {"id": suborder.pk, "start": timezone.localtime(renewal.period_start).strftime("%Y-%m-%d")},
-        renewal=renewal,
-        idempotency_key=key,
-    )
+    account["balance"] -= quote.amount
     charged.add(key)
+    entry = {
+        "account_id": account["pk"],
+        "customer_id": account["customer_id"],
+        "kind": LedgerKind.DEBIT,
+        "amount": quote.amount,
+        "balance_after": account["balance"],
+        "currency": account["currency"],
+        "reason": _("Renewal of sub-order %(id)s from %(start)s")
+        % {"id": suborder["pk"], "start": timezone.localtime(renewal["period_start"]).strftime("%Y-%m-%d")},
+        "renewal": renewal,
+        "idempotency_key": key,
+        "created_at": now,
+    }
     return quote, entry
-
-
-def _failed(renewal, log, failure: _Failure, *, now, grace_end) -> None:
-    renewal.status = RenewalStatus.FAILED
-    renewal.is_valid = False
-    renewal.fail_reason = failure.reason
-    renewal.fail_detail = failure.detail
-    if failure.amount is not None:
-        renewal.amount = failure.amount
-    renewal.next_retry_at = retry_at(now=now, attempts=renewal.attempts, grace_end=grace_end)
-    log.outcome = RenewalLogOutcome.FAILED
-    log.fail_reason = failure.reason
-    log.reason = failure.detail
-    log.amount = failure.amount
-
-
-def _state_log(attempt: ShopRenewalLog, action: str, reason: str) -> ShopRenewalLog:
-    return ShopRenewalLog(
-        renewal=attempt.renewal,
-        suborder=attempt.suborder,
-        customer_id=attempt.customer_id,
-        site_id=attempt.site_id,
-        billing_cycle=attempt.billing_cycle,
-        period_start=attempt.period_start,
-        period_end=attempt.period_end,
-        action=action,
-        outcome=RenewalLogOutcome.SUCCEEDED,
-        reason=reason,
-        currency=attempt.currency,
-        operator_name=SCHEDULER_NAME,
-    )
-
-
-def _write(new_renewals, changed_renewals, entries, accounts, suborders, logs, now) -> None:
-    """Every write of a batch as bulk statements: their count does not depend on the batch's size."""
-    ShopSuborderRenewal.objects.bulk_create(new_renewals)
-    if new_renewals and new_renewals[0].pk is None:
-        # Databases that cannot return ids from a bulk insert: one query finds them all.
-        found = {
-            (suborder_id, start): pk
-            for pk, suborder_id, start in ShopSuborderRenewal.objects.filter(
-                suborder_id__in=[r.suborder_id for r in new_renewals]
-            ).values_list("pk", "suborder_id", "period_start")
-        }
-        for renewal in new_renewals:
-            renewal.pk = found[(renewal.suborder_id, renewal.period_start)]
-    if changed_renewals:
-        for renewal in changed_renewals:
-            renewal.updated_at = now
-        ShopSuborderRenewal.objects.bulk_update(
-            changed_renewals,
-            [
-                "status",
-                "is_valid",
-                "amount",
-                "price_lines",
-                "fail_reason",
-                "fail_detail",
-                "attempts",
-                "next_retry_at",
-                "applied_at",
-                "updated_at",
-            ],
-        )
-    for entry in entries:
-        entry.renewal_id = entry.renewal.pk
-    AccountLedgerEntry.objects.bulk_create(entries)
-    if accounts:
-        for account in accounts.values():
-            account.updated_at = now
-        CustomerAccount.objects.bulk_update(list(accounts.values()), ["balance", "updated_at"])
-    if suborders:
-        for suborder in suborders:
-            suborder.updated_at = now
-        ShopSubOrder.objects.bulk_update(suborders, ["expire_at", "status", "updated_at"])
-    for log in logs:
-        log.renewal_id = log.renewal.pk
-    ShopRenewalLog.objects.bulk_create(logs)

@@ -178,21 +178,25 @@ def test_grace_period_over_suspends_and_places_a_stop_operation(prices, placed_o
         assert [op["task_type"] for op in placed_operations()] == ["stop_vm", "start_vm"]
 
 
-def test_queries_per_batch_do_not_grow_with_its_size(prices):
+def test_queries_per_batch_are_fixed_so_queries_per_renewal_do_not_grow(prices):
     def run(n, customer):
         fund(customer, "100000.00")
         for index in range(n):
             make_suborder(customer_id=customer, start=local(2026, 1, 10 + index % 5, 9), resource_id=f"vm-{index}")
         with CaptureQueriesContext(connection) as queries:
-            report = renewals_run(now=local(2026, 2, 15), window=WINDOW, batch_size=1000)
+            report = renewals_run(now=local(2026, 2, 15), window=WINDOW, batch_size=10)
         assert report.renewed == n
-        return len(queries)
+        return len(queries), report.batches
 
-    small = run(5, "c-small")
-    large = run(60, "c-large")
-    assert large == small
-    assert ShopSuborderRenewal.objects.count() == 65
-    assert ShopRenewalLog.objects.count() == 65
+    idle, _ = run(0, "c-none")
+    small, small_batches = run(20, "c-small")
+    large, large_batches = run(60, "c-large")
+    assert (small_batches, large_batches) == (2, 6)
+    per_batch = (small - idle) / small_batches
+    assert per_batch == (large - idle) / large_batches
+    assert per_batch <= 15
+    assert ShopSuborderRenewal.objects.count() == 80
+    assert ShopRenewalLog.objects.count() == 80
 
 
 def test_batches_split_the_work_and_each_is_fixed_cost(prices):
