@@ -44,3 +44,10 @@ format: $(STAMP)
 
 check-migrations: $(STAMP)
 	$(MANAGE) makemigrations --check --dry-run
+
+## Renewal benchmark: BENCH_RENEWAL_N due sub-orders (default 100000) renewed by one run on the
+## configured database (DATABASE_URL), against a baseline of N/10 in the same run.
+BENCH_RENEWAL_N ?= 100000
+.PHONY: bench-renewal
+bench-renewal: $(STAMP)
+	$(BIN)/python scripts/bench_renewal.py --n $(BENCH_RENEWAL_N)
