@@ -80,8 +80,12 @@ def retry_at(*, now: datetime, attempts: int, grace_end: datetime) -> datetime:
     return when
 
 
-def renewals_run(*, now: datetime | None = None, window: timedelta | None = None, batch_size: int = 1000):
+def renewals_run(
+    *, now: datetime | None = None, window: timedelta | float | None = None, batch_size: int = 1000
+) -> RenewalRunReport:
     """Renew every auto-renewing ACTIVE or SUSPENDED sub-order expiring before ``now + window``.
+
+    ``window`` is a timedelta or a number of hours (default ``RENEWAL_WINDOW_HOURS``).
 
     Guarantees: at most one ``shop_suborder_renewal`` per sub-order and period
     (also enforced by the database), one charge per renewal (ledger key
@@ -93,7 +97,10 @@ def renewals_run(*, now: datetime | None = None, window: timedelta | None = None
     resumes it and places the start operation.
     """
     now = now or timezone.now()
-    window = window if window is not None else timedelta(hours=settings.RENEWAL_WINDOW_HOURS)
+    if window is None:
+        window = timedelta(hours=settings.RENEWAL_WINDOW_HOURS)
+    elif not isinstance(window, timedelta):
+        window = timedelta(hours=window)  # a number of hours, as in RENEWAL_WINDOW_HOURS
     grace = timedelta(days=settings.RENEWAL_GRACE_DAYS)
     report = RenewalRunReport()
     while True:

@@ -165,3 +165,15 @@ def test_renewal_rows_cannot_be_edited_by_hand(prices, admin_client_logged_in):
     renewal.refresh_from_db()
     assert not renewal.is_valid
     assert ShopSuborderRenewal.objects.filter(is_valid=True).count() == 0
+
+
+def test_customer_and_operator_filters_render_and_filter(renewal_history, admin_client_logged_in):
+    page = admin_client_logged_in.get(LOGS + "?customer=poor&outcome__exact=failed")
+    html = page.content.decode()
+    assert 'name="customer" value="poor"' in html
+    assert 'name="outcome__exact" value="failed"' in html  # kept when the text filter is submitted
+    assert (
+        page.context["cl"].result_count == ShopRenewalLog.objects.filter(customer_id="poor", outcome="failed").count()
+    )
+    page = admin_client_logged_in.get(LOGS + "?operator=nobody")
+    assert page.context["cl"].result_count == 0

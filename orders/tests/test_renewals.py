@@ -9,6 +9,7 @@ from orders.models import (
     AccountLedgerEntry,
     RenewalFailReason,
     RenewalLogAction,
+    RenewalStatus,
     ShopRenewalLog,
     ShopSubOrder,
     ShopSuborderRenewal,
@@ -205,3 +206,24 @@ def test_batches_split_the_work_and_each_is_fixed_cost(prices):
         make_suborder(start=local(2026, 1, 10, 9), resource_id=f"vm-{index}")
     report = renewals_run(now=local(2026, 2, 9), window=WINDOW, batch_size=3)
     assert (report.renewed, report.batches) == (7, 3)
+
+
+def test_a_broken_spec_is_a_program_error_and_does_not_stop_the_batch(prices):
+    fund("cust-1", "1000.00")
+    broken = make_suborder(start=local(2026, 1, 10, 9), resource_id="vm-broken")
+    ShopSubOrder.objects.filter(pk=broken.pk).update(spec={"cpu": "two", "memory_gb": 4})
+    fine = make_suborder(start=local(2026, 1, 10, 9), resource_id="vm-fine")
+    report = renewals_run(now=local(2026, 2, 9), window=72)
+    assert (report.renewed, report.failed) == (1, 1)
+    renewal = ShopSuborderRenewal.objects.get(suborder=broken)
+    assert (renewal.status, renewal.fail_reason) == ("FAILED", RenewalFailReason.PROGRAM_ERROR)
+    assert renewal.fail_detail
+    assert ShopSuborderRenewal.objects.get(suborder=fine).status == RenewalStatus.SUCCEEDED
+
+
+def test_the_window_comes_from_settings_by_default(prices):
+    fund("cust-1", "1000.00")
+    make_suborder(start=local(2026, 1, 10, 9))  # expires Feb 10 09:00
+    with override_settings(RENEWAL_WINDOW_HOURS=24):
+        assert renewals_run(now=local(2026, 2, 9, 8)).renewed == 0
+        assert renewals_run(now=local(2026, 2, 9, 10)).renewed == 1
