@@ -130,6 +130,20 @@ def _due(now: datetime, horizon: datetime, batch_size: int) -> list[dict]:
     return list(due.values(*SUBORDER_FIELDS)[:batch_size])
 
 
+def _destroyed(suborders: list[dict]) -> set[tuple[str, str]]:
+    """The batch's resources that a finished destroy task removed (one query)."""
+    from tasks.models import CloudTask, TaskStatus
+
+    return set(
+        CloudTask.objects.filter(
+            resource_type__in={s["resource_type"] for s in suborders},
+            resource_id__in={s["resource_id"] for s in suborders if s["resource_id"]},
+            task_type__in={f"destroy_{s['resource_type']}" for s in suborders},
+            status=TaskStatus.DONE,
+        ).values_list("resource_type", "resource_id")
+    )
+
+
 class _Failure(Exception):
     def __init__(self, reason: str, detail: str, amount=None):
         super().__init__(detail)
@@ -175,6 +189,9 @@ def _run_batch(*, now, horizon, grace, batch_size, report) -> int:
             .values("pk", "customer_id", "currency", "balance")
         }
         keys = {s["pk"]: renewal_key(s["pk"], s["expire_at"]) for s in suborders}
+        destroyed = _destroyed(suborders)
+        for suborder in suborders:
+            suborder["gone"] = (suborder["resource_type"], suborder["resource_id"]) in destroyed
         charged = set(
             AccountLedgerEntry.objects.filter(idempotency_key__in=keys.values()).values_list(
                 "idempotency_key", flat=True
@@ -309,8 +326,8 @@ def _renew_one(suborder, batch: Batch, existing, book, accounts, key, charged, g
 
 def _charge(suborder, renewal, book, accounts, key, charged, now):
     """Price the period and debit the account in memory; raise _Failure with a fixed reason."""
-    if not suborder["resource_id"]:
-        raise _Failure(RenewalFailReason.RESOURCE_GONE, _("The sub-order has no resource any more."))
+    if not suborder["resource_id"] or suborder["gone"]:
+        raise _Failure(RenewalFailReason.RESOURCE_GONE, _("The sub-order's resource no longer exists."))
     try:
         quote = book.quote(
             resource_type=suborder["resource_type"],

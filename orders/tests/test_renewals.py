@@ -16,6 +16,7 @@ from orders.models import (
     SubOrderStatus,
 )
 from orders.services import account_get, renewal_key, renewals_run
+from tasks.models import CloudTask
 
 from .conftest import MONTH_PRICE, fund, local, make_suborder, set_prices
 
@@ -144,11 +145,19 @@ def test_failed_renewals_are_retried_with_backoff_on_the_same_row(prices):
 def test_no_valid_price_and_resource_gone_are_failures_with_their_reason(prices):
     fund("cust-1", "1000.00")
     gone = make_suborder(start=local(2026, 1, 10, 9), resource_id="")
+    destroyed = make_suborder(start=local(2026, 1, 10, 9), resource_id="vm-destroyed")
+    CloudTask.objects.create(
+        task_type="destroy_vm", customer_id="cust-1", resource_type="vm", resource_id="vm-destroyed", status="DONE"
+    )
     other_site = make_suborder(start=local(2026, 1, 10, 9))
     ShopSubOrder.objects.filter(pk=other_site.pk).update(site_id="mars-1")
     renewals_run(now=local(2026, 2, 9), window=WINDOW)
     reasons = dict(ShopSuborderRenewal.objects.values_list("suborder_id", "fail_reason"))
-    assert reasons == {gone.pk: RenewalFailReason.RESOURCE_GONE, other_site.pk: RenewalFailReason.NO_VALID_PRICE}
+    assert reasons == {
+        gone.pk: RenewalFailReason.RESOURCE_GONE,
+        destroyed.pk: RenewalFailReason.RESOURCE_GONE,
+        other_site.pk: RenewalFailReason.NO_VALID_PRICE,
+    }
 
 
 def test_grace_period_over_suspends_and_places_a_stop_operation(prices, placed_operations):
