@@ -25,6 +25,8 @@ from .accounts import InsufficientBalance, account_credit, account_debit
 ORDER_TASK_NAME = "taskercenter.consume"
 MAX_PERIODS = 36
 VM_SPEC_KEYS = ("cpu", "memory_gb", "disk_gb")
+#: Every key a VM spec may hold: what the tasker's create_vm operation takes.
+VM_SPEC_ALLOWED = {"cpu_type", "cpu", "memory_gb", "disk_gb", "bandwidth_mbps"}
 
 #: Words in a failed task's error that name a fixed failure reason; anything else is a program error.
 _FAIL_MARKERS = [
@@ -63,6 +65,13 @@ def _clean_item(index: int, item) -> dict:
     if not isinstance(auto_renew, bool):
         raise InvalidInput(_("auto_renew must be true or false."), field=f"{where}.auto_renew")
     if resource_type == "vm":
+        unknown = sorted(set(spec) - VM_SPEC_ALLOWED)
+        if unknown:
+            raise InvalidInput(
+                _("A VM spec takes no %(key)r (it takes: %(allowed)s).")
+                % {"key": unknown[0], "allowed": ", ".join(sorted(VM_SPEC_ALLOWED))},
+                field=f"{where}.spec.{unknown[0]}",
+            )
         cpu_type = spec.get("cpu_type")
         if not cpu_type or not CpuTypeTpl.objects.filter(code=cpu_type).exists():
             raise InvalidInput(_("Unknown CPU type %(code)r.") % {"code": cpu_type}, field=f"{where}.spec.cpu_type")

@@ -131,14 +131,14 @@ def _due(now: datetime, horizon: datetime, batch_size: int) -> list[dict]:
 
 
 def _destroyed(suborders: list[dict]) -> set[tuple[str, str]]:
-    """The batch's resources that a finished destroy task removed (one query)."""
+    """The batch's resources that a finished delete (destroy) task removed (one query)."""
     from tasks.models import CloudTask, TaskStatus
 
     return set(
         CloudTask.objects.filter(
             resource_type__in={s["resource_type"] for s in suborders},
             resource_id__in={s["resource_id"] for s in suborders if s["resource_id"]},
-            task_type__in={f"destroy_{s['resource_type']}" for s in suborders},
+            task_type__in={f"{verb}_{s['resource_type']}" for s in suborders for verb in ("delete", "destroy")},
             status=TaskStatus.DONE,
         ).values_list("resource_type", "resource_id")
     )

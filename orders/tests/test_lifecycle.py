@@ -54,6 +54,7 @@ def test_place_prices_each_suborder_from_billing(prices):
         ({"spec": SPEC | {"cpu": -1}}, "items[1].spec.cpu"),
         ({"spec": SPEC | {"cpu_type": "z80"}}, "items[1].spec.cpu_type"),
         ({"auto_renew": "yes"}, "items[1].auto_renew"),
+        ({"spec": SPEC | {"gpu": 1}}, "items[1].spec.gpu"),
     ],
 )
 def test_bad_items_are_refused_with_the_field_and_nothing_written(prices, bad, field):

@@ -147,7 +147,7 @@ def test_no_valid_price_and_resource_gone_are_failures_with_their_reason(prices)
     gone = make_suborder(start=local(2026, 1, 10, 9), resource_id="")
     destroyed = make_suborder(start=local(2026, 1, 10, 9), resource_id="vm-destroyed")
     CloudTask.objects.create(
-        task_type="destroy_vm", customer_id="cust-1", resource_type="vm", resource_id="vm-destroyed", status="DONE"
+        task_type="delete_vm", customer_id="cust-1", resource_type="vm", resource_id="vm-destroyed", status="DONE"
     )
     other_site = make_suborder(start=local(2026, 1, 10, 9))
     ShopSubOrder.objects.filter(pk=other_site.pk).update(site_id="mars-1")
