@@ -45,8 +45,15 @@ format: $(STAMP)
 check-migrations: $(STAMP)
 	$(MANAGE) makemigrations --check --dry-run
 
-## Renewal benchmark: BENCH_RENEWAL_N due sub-orders (default 100000) renewed by one run on the
-## configured database (DATABASE_URL), against a baseline of N/10 in the same run.
+# Billing benchmark (figures in README.md): N usage samples for R resources charged for one
+# period on the configured database (DATABASE_URL). make bench-billing N=100000 R=10000
+.PHONY: bench-billing
+bench-billing: $(STAMP)
+	$(MANAGE) migrate --noinput -v0
+	$(BIN)/python scripts/bench_billing.py $(if $(N),--samples $(N)) $(if $(R),--resources $(R))
+
+# Renewal benchmark (figures in README.md): BENCH_RENEWAL_N due sub-orders (default 100000) renewed by one run on the
+# configured database (DATABASE_URL), against a baseline of N/10 in the same run.
 BENCH_RENEWAL_N ?= 100000
 .PHONY: bench-renewal
 bench-renewal: $(STAMP)
