@@ -216,12 +216,13 @@ def order_send_to_tasker(*, order_id: int) -> None:
 
 
 def order_expand(order_id: int) -> list[dict]:
-    """The tasker's order expander: one ``operation_place`` keyword set per sub-order to provision.
+    """The tasker's order expander: one ``operation_place`` keyword set per sub-order, in a stable order.
 
     Moves the order PAID -> PROVISIONING and its NEW sub-orders to PROVISIONING,
     giving each a resource ID. Called again for the same order (a redelivered
-    message) it returns the sub-orders still waiting for their task, and none
-    for an order that is no longer paid or provisioning.
+    message) it returns the same list in the same order (every sub-order, by
+    id), so the tasker's per-index request keys find the operations it already
+    placed; an order that is no longer paid or provisioning gets none.
     """
     with transaction.atomic():
         order = ShopOrder.objects.select_for_update().filter(pk=order_id).first()
@@ -230,14 +231,11 @@ def order_expand(order_id: int) -> list[dict]:
         if order.status == OrderStatus.PAID:
             transition(ShopOrder, order.pk, table=ORDER_TRANSITIONS, to=OrderStatus.PROVISIONING)
         placed = []
-        suborders = ShopSubOrder.objects.filter(
-            order=order, status__in=[SubOrderStatus.NEW, SubOrderStatus.PROVISIONING], task__isnull=True
-        ).order_by("pk")
-        for suborder in suborders:
-            changes = {}
-            if not suborder.resource_id:
-                suborder.resource_id = changes["resource_id"] = f"{suborder.resource_type}-{uuid.uuid4().hex[:16]}"
+        for suborder in ShopSubOrder.objects.filter(order=order).order_by("pk"):
             if suborder.status == SubOrderStatus.NEW:
+                changes = {}
+                if not suborder.resource_id:
+                    suborder.resource_id = changes["resource_id"] = f"{suborder.resource_type}-{uuid.uuid4().hex[:16]}"
                 transition(
                     ShopSubOrder, suborder.pk, table=SUBORDER_TRANSITIONS, to=SubOrderStatus.PROVISIONING, **changes
                 )

@@ -132,6 +132,10 @@ def test_expander_is_registered_and_gives_one_create_operation_per_suborder(pric
     order.refresh_from_db()
     assert order.status == OrderStatus.PROVISIONING
     assert set(order.suborders.values_list("status", flat=True)) == {SubOrderStatus.PROVISIONING}
+    # a redelivered order message sees the same list, in the same order, with the same resource IDs
+    task_for(ops[0], TaskStatus.DONE)
+    order_task_finished(CloudTask.objects.get().pk, TaskStatus.DONE)
+    assert order_expand(order.pk) == ops
 
 
 def test_all_tasks_done_succeeds_the_order_and_starts_the_service(prices):
