@@ -9,7 +9,10 @@ from drf_spectacular.utils import extend_schema_field
 from billing.models import BillingCycle, BillingItemType, BillResourcesPrice, ChargeKind, ChargeLine, ChargeLineKind
 from coretasker.models import CpuTypeTpl, TargetType, WorkflowStatus, WorkflowTask
 from orders.models import (
+    AccountLedgerEntry,
+    LedgerKind,
     OrderStatus,
+    RenewalFailReason,
     RenewalLogAction,
     RenewalLogOutcome,
     RenewalStatus,
@@ -130,6 +133,7 @@ class RenewalLogFilter(CreatedRangeMixin):
     site = df.CharFilter(field_name="site_id", label=_("site ID"))
     action = df.MultipleChoiceFilter(choices=RenewalLogAction.choices, label=_("action"))
     outcome = df.MultipleChoiceFilter(choices=RenewalLogOutcome.choices, label=_("outcome"))
+    fail_reason = df.MultipleChoiceFilter(choices=RenewalFailReason.choices, label=_("failure reason"))
 
     class Meta:
         model = ShopRenewalLog
@@ -198,4 +202,14 @@ class ChargeLineFilter(df.FilterSet):
 
     class Meta:
         model = ChargeLine
+        fields = []
+
+
+class LedgerFilter(CreatedRangeMixin):
+    kind = df.ChoiceFilter(choices=LedgerKind.choices, label=_("kind"))
+    order = id_filter("order_id", _("order ID"))
+    renewal = id_filter("renewal_id", _("renewal ID"))
+
+    class Meta:
+        model = AccountLedgerEntry
         fields = []

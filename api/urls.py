@@ -3,7 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from .views import billing, catalogue, orders, tasks
+from .views import accounts, billing, catalogue, orders, tasks
 from .views.misc import not_found
 
 router = DefaultRouter(trailing_slash=True)
@@ -19,6 +19,10 @@ router.register("billing-item-types", catalogue.BillingItemTypeViewSet, basename
 router.register("prices", catalogue.PriceViewSet, basename="price")
 router.register("usage", billing.UsageViewSet, basename="usage")
 router.register("charges", billing.ChargeLineViewSet, basename="charge")
+router.register("accounts", accounts.AccountViewSet, basename="account")
+router.register(
+    rf"accounts/(?P<customer_id>{accounts.CUSTOMER_ID_PATTERN})/ledger", accounts.LedgerViewSet, basename="ledger"
+)
 router.register("workflow-tasks", catalogue.WorkflowTaskViewSet, basename="workflow-task")
 router.register("cpu-types", catalogue.CpuTypeViewSet, basename="cpu-type")
 

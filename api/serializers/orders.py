@@ -138,6 +138,8 @@ class RenewalSerializer(serializers.ModelSerializer):
 
 
 class RenewalLogSerializer(serializers.ModelSerializer):
+    fail_reason = blank_choice(RenewalFailReason.choices)
+
     class Meta:
         model = ShopRenewalLog
         fields = [
@@ -151,6 +153,7 @@ class RenewalLogSerializer(serializers.ModelSerializer):
             "period_end",
             "action",
             "outcome",
+            "fail_reason",
             "reason",
             "currency",
             "amount",

@@ -24,6 +24,7 @@ LISTS = [
     "cpu-types",
     "workflow-tasks",
     "charges",
+    f"accounts/{CUSTOMER_A}/ledger",
 ]
 
 
@@ -33,6 +34,7 @@ def make_rows(count):
         builders.order(CUSTOMER_A)
     builders.catalogue(count)
     builders.charge_lines(CUSTOMER_A, count)
+    builders.ledger(CUSTOMER_A, count)
 
 
 def queries(client, url):
