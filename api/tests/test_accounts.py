@@ -4,10 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-orders_services = pytest.importorskip("orders.services", reason="orders.services is not merged yet")
+from orders import services as orders_services
 
-
-from .conftest import CUSTOMER_A, CUSTOMER_B  # noqa: E402
+from .conftest import CUSTOMER_A, CUSTOMER_B
 
 pytestmark = pytest.mark.django_db
 

@@ -50,11 +50,6 @@ SERVICES = {
     ("POST", "/api/v1/operations/"): "tasks.services.operation_place",
     ("POST", "/api/v1/tasks/{id}/retry/"): "tasks.services.task_retry",
     ("POST", "/api/v1/tasks/{id}/cancel/"): "tasks.services.task_cancel",
-    ("POST", "/api/v1/orders/"): "orders.services.order_place",
-    ("POST", "/api/v1/orders/{id}/pay/"): "orders.services.order_pay",
-    ("POST", "/api/v1/renewals/{id}/mark-valid/"): "orders.services.renewal_mark_valid",
-    ("POST", "/api/v1/usage/"): "billing.usage.usage_record_batch",
-    ("GET", "/api/v1/renewal-logs/"): "orders.services.renewal_logs_csv",
 }
 
 

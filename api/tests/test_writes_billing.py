@@ -5,11 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-pytest.importorskip("billing.usage", reason="billing.usage (metering) is not merged into this branch yet")
+from billing.models import BillingItemType, UsageSample
 
-from billing.models import BillingItemType, UsageSample  # noqa: E402
-
-from .conftest import CUSTOMER_A, CUSTOMER_B  # noqa: E402
+from .conftest import CUSTOMER_A, CUSTOMER_B
 
 pytestmark = pytest.mark.django_db
 

@@ -4,12 +4,11 @@ from decimal import Decimal
 
 import pytest
 
-services = pytest.importorskip("orders.services", reason="orders.services is not merged into this branch yet")
+from orders import services
+from orders.models import ShopOrder, ShopRenewalLog
 
-from orders.models import ShopOrder, ShopRenewalLog  # noqa: E402
-
-from . import builders  # noqa: E402
-from .conftest import CUSTOMER_A, CUSTOMER_B  # noqa: E402
+from . import builders
+from .conftest import CUSTOMER_A, CUSTOMER_B
 
 pytestmark = pytest.mark.django_db
 

@@ -5,12 +5,12 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 
 from billing.models import BillingItemType, ChargeLine
+from billing.usage import usage_record_batch
 from common.errors import Forbidden
 
 from .. import filters
 from ..serializers.charges import ChargeLineSerializer
 from ..serializers.usage import UsageBatchResultSerializer, UsageBatchSerializer
-from ..services import service
 from .base import ApiViewSet, ReadOnlyApiViewSet
 
 
@@ -42,7 +42,7 @@ class UsageViewSet(ApiViewSet):
                         code="customer_mismatch",
                         field=f"samples[{index}].customer_id",
                     )
-        result = service("billing.usage.usage_record_batch")(samples=samples)
+        result = usage_record_batch(samples=samples)
         return Response(UsageBatchResultSerializer(result.as_dict()).data)
 
 

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from orders import services as order_services
 from orders.models import ShopOrder, ShopRenewalLog, ShopSubOrder, ShopSuborderRenewal
 
 from .. import filters
@@ -22,7 +23,6 @@ from ..serializers.orders import (
     RenewalSerializer,
 )
 from ..serializers.tasks import ReasonSerializer
-from ..services import service
 from .base import ReadOnlyApiViewSet
 
 
@@ -55,7 +55,7 @@ class OrderViewSet(mixins.CreateModelMixin, ReadOnlyApiViewSet):
         data = self.validated(OrderPlaceSerializer)
         customer_id = self.write_customer(data.pop("customer_id", None))
         items = [{**item, "spec": dict(item["spec"])} for item in data["items"]]
-        order = service("orders.services.order_place")(
+        order = order_services.order_place(
             customer_id=customer_id, items=items, currency=data["currency"], user=request.user
         )
         return Response(self._detail(order.pk), status=status.HTTP_201_CREATED)
@@ -64,7 +64,7 @@ class OrderViewSet(mixins.CreateModelMixin, ReadOnlyApiViewSet):
     @action(detail=True, methods=["post"])
     def pay(self, request, pk=None):
         order = self.get_object()  # 404 for another customer's order
-        service("orders.services.order_pay")(order_id=order.pk, user=request.user)
+        order_services.order_pay(order_id=order.pk, user=request.user)
         return Response(self._detail(order.pk))
 
     def _detail(self, pk: int) -> dict:
@@ -93,7 +93,7 @@ class RenewalViewSet(ReadOnlyApiViewSet):
     def mark_valid(self, request, pk=None):
         renewal = self.get_object()
         reason = self.validated(ReasonSerializer)["reason"]
-        service("orders.services.renewal_mark_valid")(renewal_id=renewal.pk, user=request.user, reason=reason)
+        order_services.renewal_mark_valid(renewal_id=renewal.pk, user=request.user, reason=reason)
         return Response(RenewalSerializer(self.get_queryset().get(pk=renewal.pk)).data)
 
 
@@ -128,7 +128,7 @@ class RenewalLogViewSet(ReadOnlyApiViewSet):
         if self.customer_id is None and not request.user.has_perms(self.required_permissions("export")):
             self.permission_denied(request)
         queryset = self.filter_queryset(self.get_queryset())
-        rows = service("orders.services.renewal_logs_csv")(queryset)
+        rows = order_services.renewal_logs_csv(queryset)
         response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="renewal-logs-{stamp}.csv"'
