@@ -238,3 +238,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Tasker pipeline (tasks app) ------------------------------------------------------
+# A message redelivered more often than this (its worker died each time) ends as ERROR.
+TASKER_MAX_DELIVERIES = env.int("TASKER_MAX_DELIVERIES", default=3)
+# The lost-message sweeper re-sends for rows left waiting longer than this.
+TASKER_STALE_SECONDS = env.int("TASKER_STALE_SECONDS", default=60)
+# An order message that arrives before an order expander is registered is retried this often.
+TASKER_ORDER_RETRIES = env.int("TASKER_ORDER_RETRIES", default=60)
+TASKER_ORDER_RETRY_SECONDS = env.int("TASKER_ORDER_RETRY_SECONDS", default=60)
