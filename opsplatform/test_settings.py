@@ -7,3 +7,8 @@ os.environ.setdefault("DJANGO_DEBUG", "true")
 from .settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# The integration tests start real Celery workers in other processes: they must see
+# the test database, so on SQLite it is a file (under var/), not shared memory.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
