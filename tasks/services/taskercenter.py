@@ -81,7 +81,8 @@ def process_operation_task(*, operation_id: int) -> CloudTask | None:
             task_fail(
                 task_id=task.pk, step_name="process_task_func", error_class=error_class, message=message, traceback=text
             )
-        return task
+    if task is not None:
+        task.refresh_from_db()
     return task
 
 

@@ -68,6 +68,12 @@ class Bus:
             delivered += 1
         return delivered
 
+    def step(self, count: int) -> None:
+        """Deliver the next ``count`` queued messages, leaving the rest queued."""
+        for _ in range(count):
+            name, body = self.outbox.popleft()
+            self.deliver(name, body)
+
     def names(self):
         return [name for name, _body, _countdown in self.sent]
 
