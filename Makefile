@@ -44,3 +44,12 @@ format: $(STAMP)
 
 check-migrations: $(STAMP)
 	$(MANAGE) makemigrations --check --dry-run
+
+# --- Benchmarks -------------------------------------------------------------------
+.PHONY: bench-pipeline
+BENCH_N ?= 1000
+
+## N create_vm operations end to end against the same number of no-op messages (BENCH_N=1000).
+bench-pipeline: install
+	$(MANAGE) migrate --noinput -v0
+	$(BIN)/python scripts/bench_pipeline.py --n $(BENCH_N)

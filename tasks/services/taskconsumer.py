@@ -13,13 +13,12 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from common.transitions import transition
 from coretasker import interface
 
-from ..models import CloudTask, CloudTaskSubtask, SubtaskMode, SubtaskStatus, TaskStatus
+from ..models import CloudTaskSubtask, SubtaskMode, SubtaskStatus, TaskStatus
 from ..states import SUBTASK_TRANSITIONS
 from .failures import describe, subtask_fail
 from .messages import send_subtask_done
@@ -39,7 +38,10 @@ def do_prepare_subtask(*, subtask_id: int) -> str:
     queue_taskdone_V3 instead of running twice. Returns what happened:
     ``"ran"``, ``"forwarded"`` or ``"skipped"`` (its task is not DOING).
     """
-    subtask = process_prepare_subtask(subtask_id=subtask_id)
+    with transaction.atomic():  # PREPARE and the waiting state in one commit
+        subtask = process_prepare_subtask(subtask_id=subtask_id)
+        if isinstance(subtask, CloudTaskSubtask) and not _enter_waiting(subtask):
+            return "skipped"
     if subtask is None:
         return "skipped"
     if subtask == "forward":
@@ -49,6 +51,16 @@ def do_prepare_subtask(*, subtask_id: int) -> str:
     return "ran"
 
 
+def _enter_waiting(subtask: CloudTaskSubtask) -> bool:
+    """PREPARE -> DOING (sync: runs while we wait) or ASYNC (waits for reports)."""
+    waiting = SubtaskStatus.ASYNC if subtask.mode == SubtaskMode.ASYNC else SubtaskStatus.DOING
+    if not process_action(subtask_id=subtask.pk, to=waiting, from_states=[SubtaskStatus.PREPARE]):
+        logger.info("subtask %s left PREPARE before it ran (cancelled?)", subtask.pk)
+        return False
+    subtask.status = waiting
+    return True
+
+
 def process_prepare_subtask(*, subtask_id: int):
     """Move a NEW subtask of a DOING task to PREPARE (one more attempt, deadline set).
 
@@ -56,31 +68,31 @@ def process_prepare_subtask(*, subtask_id: int):
     ``None`` when its task is not DOING (cancelled or failed: queued subtasks do
     not run).
     """
-    subtask = CloudTaskSubtask.objects.filter(pk=subtask_id).first()
+    subtask = CloudTaskSubtask.objects.select_related("task").filter(pk=subtask_id).first()
     if subtask is None:
         logger.warning("subtask %s does not exist; message dropped", subtask_id)
         return None
-    task_status = CloudTask.objects.filter(pk=subtask.task_id).values_list("status", flat=True).first()
     if subtask.status != SubtaskStatus.NEW:
         return "forward"
-    if task_status != TaskStatus.DOING:
-        logger.info("subtask %s not run: its task %s is %s", subtask_id, subtask.task_id, task_status)
+    if subtask.task.status != TaskStatus.DOING:
+        logger.info("subtask %s not run: its task %s is %s", subtask_id, subtask.task_id, subtask.task.status)
         return None
     now = timezone.now()
-    moved = process_action(
-        subtask_id=subtask_id,
-        to=SubtaskStatus.PREPARE,
-        from_states=[SubtaskStatus.NEW],
-        attempts=F("attempts") + 1,
-        started_at=now,
-        finished_at=None,
-        deadline=now + timedelta(seconds=subtask.timeout),
-        progress=0,
-        error_msg="",
-    )
-    if not moved:
+    changes = {
+        # Guarded by NEW in the same UPDATE: of two racing workers only one moves it,
+        # so the count read above cannot be raced.
+        "attempts": subtask.attempts + 1,
+        "started_at": now,
+        "finished_at": None,
+        "deadline": now + timedelta(seconds=subtask.timeout),
+        "progress": 0,
+        "error_msg": "",
+    }
+    if not process_action(subtask_id=subtask_id, to=SubtaskStatus.PREPARE, from_states=[SubtaskStatus.NEW], **changes):
         return "forward"
-    subtask.refresh_from_db()
+    for name, value in changes.items():
+        setattr(subtask, name, value)
+    subtask.status = SubtaskStatus.PREPARE
     return subtask
 
 
@@ -98,17 +110,14 @@ def process_action(*, subtask_id: int, to: str, from_states=None, **changes) -> 
 
 
 def do_subtask(*, subtask: CloudTaskSubtask) -> str:
-    """Hand a PREPARE subtask to coreTasker and deal with its answer.
+    """Hand a prepared subtask to coreTasker and deal with its answer.
 
     A synchronous step runs in DOING; an asynchronous one waits in ASYNC (moved
     there before the call, so that a report arriving at once finds it waiting).
     An exception is logged and handled by the step's retry policy.
     """
-    waiting = SubtaskStatus.ASYNC if subtask.mode == SubtaskMode.ASYNC else SubtaskStatus.DOING
-    if not process_action(subtask_id=subtask.pk, to=waiting, from_states=[SubtaskStatus.PREPARE]):
-        logger.info("subtask %s left PREPARE before it ran (cancelled?)", subtask.pk)
+    if subtask.status == SubtaskStatus.PREPARE and not _enter_waiting(subtask):
         return "skipped"
-    subtask.status = waiting
     task = subtask.task
     request = interface.CoreRequest(
         action=subtask.action,
@@ -152,27 +161,33 @@ def deal_with_result(*, subtask: CloudTaskSubtask, answer: interface.CoreAnswer)
     )
 
 
-def finish_subtask(*, subtask_id: int, answer: interface.CoreAnswer | None = None, result=None, notify=True) -> bool:
+def finish_subtask(
+    *,
+    subtask_id: int,
+    answer: interface.CoreAnswer | None = None,
+    result=None,
+    workflow_task_id: int | None = None,
+    notify: bool = True,
+) -> bool:
     """Move a running subtask to DONE with its result; then tell queue_taskdone_V3 (after commit).
 
     Returns ``False`` (and changes nothing) when the subtask was no longer DOING
     or ASYNC: a second report, or one for a cancelled subtask.
     """
-    changes = {"progress": 100, "finished_at": timezone.now(), "deadline": None}
+    changes = {"progress": 100, "finished_at": timezone.now(), "deadline": None, "result": result}
     if answer is not None:
         changes["result"] = answer.result
-        changes["workflow_task_id"] = answer.workflow_task_id
-    else:
-        changes["result"] = result
-    with transaction.atomic():
-        moved = process_action(
-            subtask_id=subtask_id,
-            to=SubtaskStatus.DONE,
-            from_states=[SubtaskStatus.DOING, SubtaskStatus.ASYNC],
-            **changes,
-        )
-        if moved and notify:
-            send_subtask_done(subtask_id)
+        workflow_task_id = answer.workflow_task_id
+    if workflow_task_id:
+        changes["workflow_task_id"] = workflow_task_id
+    moved = process_action(
+        subtask_id=subtask_id,
+        to=SubtaskStatus.DONE,
+        from_states=[SubtaskStatus.DOING, SubtaskStatus.ASYNC],
+        **changes,
+    )
+    if moved and notify:
+        send_subtask_done(subtask_id)  # after the surrounding commit, or at once in autocommit
     if not moved:
         logger.info("subtask %s was not running; result not applied", subtask_id)
     return moved

@@ -61,18 +61,23 @@ def task_advance(*, task_id: int, resend: bool = False) -> str:
 
     Returns ``"finished"``, ``"produced"``, ``"waiting"`` or ``"idle"`` (task not DOING).
     """
-    status = CloudTask.objects.filter(pk=task_id).values_list("status", flat=True).first()
-    if status != TaskStatus.DOING:
+    rows = list(
+        CloudTaskSubtask.objects.filter(task_id=task_id).values_list(
+            "id", "group", "status", "task__status", "task__current_group", "task__operation_id"
+        )
+    )
+    if not rows or rows[0][3] != TaskStatus.DOING:
         return "idle"
-    statuses = list(CloudTaskSubtask.objects.filter(task_id=task_id).values_list("status", flat=True))
-    if statuses and all(s == SubtaskStatus.DONE for s in statuses):
-        return "finished" if task_finish(task_id=task_id) else "idle"
+    if all(row[2] == SubtaskStatus.DONE for row in rows):
+        return "finished" if task_finish(task_id=task_id, operation_id=rows[0][5]) else "idle"
     with transaction.atomic():
-        sent = pre_produce_subtasks(task_id=task_id, resend=resend)
+        sent = pre_produce_subtasks(
+            task_id=task_id, resend=resend, rows=[(pk, group, status) for pk, group, status, *_ in rows]
+        )
     return "produced" if sent else "waiting"
 
 
-def task_finish(*, task_id: int) -> bool:
+def task_finish(*, task_id: int, operation_id: int | None = None) -> bool:
     """DOING -> DONE for the task and its operation, lock released, listeners told after commit.
 
     Exactly one caller wins; the others get ``False``.
@@ -93,7 +98,8 @@ def task_finish(*, task_id: int) -> bool:
         )
         if not moved:
             return False
-        operation_id = CloudTask.objects.filter(pk=task_id).values_list("operation_id", flat=True).first()
+        if operation_id is None:
+            operation_id = CloudTask.objects.filter(pk=task_id).values_list("operation_id", flat=True).first()
         if operation_id:
             transition(
                 ResUserOperation,
@@ -159,10 +165,12 @@ def do_async_subtask(*, report: dict) -> str:
         ).update(progress=progress)
         return "progress"
     if kind == "done":
-        with transaction.atomic():
-            moved = finish_subtask(subtask_id=subtask_id, result=report.get("result"), notify=False)
-            if moved and report.get("workflow_task_id"):
-                CloudTaskSubtask.objects.filter(pk=subtask_id).update(workflow_task_id=report["workflow_task_id"])
+        moved = finish_subtask(
+            subtask_id=subtask_id,
+            result=report.get("result"),
+            workflow_task_id=report.get("workflow_task_id"),
+            notify=False,  # this consumer advances the task itself, below
+        )
         if not moved:
             return "ignored"
         task_advance(task_id=row["task_id"])

@@ -47,42 +47,63 @@ class OrderExpanderMissing(DomainError):
 def process_operation_task(*, operation_id: int) -> CloudTask | None:
     """Consume ``{"operation_id": N, "type": "operation"}``.
 
-    Moves the operation NEW -> LOCK, saves its task and runs
-    :func:`process_task_func`. An operation found in LOCK (a delivery stopped
-    half-way, or a duplicate) is resumed idempotently; one further on is left
-    alone. Any exception is written to the error log and ends as ERROR.
+    In one transaction: the operation moves NEW -> LOCK, its task is saved and
+    :func:`process_task_func` starts it (so a crash half-way leaves nothing
+    behind and the redelivered message starts over). An operation found in LOCK
+    is resumed idempotently; one further on is left alone. An exception rolls
+    the step back and is then written to the error log of the operation's task,
+    which ends as ERROR with its operation.
     """
-    moved = transition(
-        ResUserOperation,
-        operation_id,
-        table=OPERATION_TRANSITIONS,
-        field_name="task_status",
-        to=OperationStatus.LOCK,
-        from_states=[OperationStatus.NEW],
-        quiet=True,
-    )
-    operation = ResUserOperation.objects.filter(pk=operation_id).first()
-    if operation is None:
-        logger.warning("operation %s does not exist; message dropped", operation_id)
-        return None
-    if not moved and operation.task_status != OperationStatus.LOCK:
-        logger.info("operation %s is already %s; redelivered message ignored", operation_id, operation.task_status)
-        return None
-    task = None
     try:
-        task = save_task(operation=operation)
-        process_task_func(task_id=task.pk)
+        with transaction.atomic():
+            moved = transition(
+                ResUserOperation,
+                operation_id,
+                table=OPERATION_TRANSITIONS,
+                field_name="task_status",
+                to=OperationStatus.LOCK,
+                from_states=[OperationStatus.NEW],
+                quiet=True,
+            )
+            operation = ResUserOperation.objects.filter(pk=operation_id).first()
+            if operation is None:
+                logger.warning("operation %s does not exist; message dropped", operation_id)
+                return None
+            if not moved and operation.task_status != OperationStatus.LOCK:
+                logger.info(
+                    "operation %s is already %s; redelivered message ignored", operation_id, operation.task_status
+                )
+                return None
+            # A NEW operation has no task yet: the UPDATE above holds its row, so a
+            # duplicate message waits for this commit and then finds the operation past NEW.
+            task = save_task(operation=operation, fresh=moved)
+            status = process_task_func(task_id=task.pk, task=task if moved else None)
+            task.status = status
+            return task
     except Exception as exc:
         error_class, message, text = describe(exc)
-        if task is None:
-            _operation_fail(operation_id, f"save_task: {error_class}: {message}")
-            logger.exception("operation %s failed before its task was saved", operation_id)
-        else:
-            task_fail(
-                task_id=task.pk, step_name="process_task_func", error_class=error_class, message=message, traceback=text
-            )
-    if task is not None:
-        task.refresh_from_db()
+        logger.exception("operation %s failed in process_operation_task", operation_id)
+        return _record_failure(operation_id, error_class, message, text)
+
+
+def _record_failure(operation_id: int, error_class: str, message: str, text: str) -> CloudTask | None:
+    """After a rolled-back step: give the error a task to be logged on, and end both as ERROR."""
+    try:
+        with transaction.atomic():
+            operation = ResUserOperation.objects.select_for_update().get(pk=operation_id)
+            task = save_task(operation=operation)
+        task_fail(
+            task_id=task.pk,
+            step_name="process_operation_task",
+            error_class=error_class,
+            message=message,
+            traceback=text,
+        )
+    except Exception:
+        logger.exception("operation %s: the failure could not be written to the error log", operation_id)
+        _operation_fail(operation_id, f"{error_class}: {message}")
+        return None
+    task.refresh_from_db()
     return task
 
 
@@ -98,38 +119,48 @@ def _operation_fail(operation_id: int, message: str) -> None:
     )
 
 
-def save_task(*, operation: ResUserOperation) -> CloudTask:
-    """The operation's ``cloud_task`` (status NEW), created once whatever the deliveries."""
+def save_task(*, operation: ResUserOperation, fresh: bool = False) -> CloudTask:
+    """The operation's ``cloud_task`` (status NEW), created once whatever the deliveries.
+
+    ``fresh`` says the caller knows there is none yet (it just moved the operation
+    out of NEW in the same transaction), which saves a query.
+    """
+    fields = {
+        "operation": operation,
+        "task_type": operation.task_type,
+        "customer_id": operation.customer_id,
+        "resource_type": operation.resource_type,
+        "resource_id": operation.resource_id,
+        "site_id": operation.site_id,
+        "params": operation.params,
+        "order_id": operation.order_id,
+        "suborder_id": operation.suborder_id,
+        "status": TaskStatus.NEW,
+    }
+    if fresh:
+        return CloudTask.objects.create(**fields)
     existing = CloudTask.objects.filter(operation_id=operation.pk).first()
     if existing is not None:
         return existing
     try:
         with transaction.atomic():
-            return CloudTask.objects.create(
-                operation=operation,
-                task_type=operation.task_type,
-                customer_id=operation.customer_id,
-                resource_type=operation.resource_type,
-                resource_id=operation.resource_id,
-                site_id=operation.site_id,
-                params=operation.params,
-                order_id=operation.order_id,
-                suborder_id=operation.suborder_id,
-                status=TaskStatus.NEW,
-            )
+            return CloudTask.objects.create(**fields)
     except IntegrityError:
         return CloudTask.objects.select_for_update().get(operation_id=operation.pk)
 
 
-def process_task_func(*, task_id: int) -> str:
+def process_task_func(*, task_id: int, task: CloudTask | None = None) -> str:
     """Start a NEW task: take its resource lock, split it, move it to DOING, send its first group.
 
     A lock held by another task makes this task ERROR with an error log naming
     the holder (``blocked_by`` set). A task that is no longer NEW is left alone.
-    Returns the task's status.
+    ``task`` may be passed by a caller that created it in the open transaction
+    (nobody else can see it yet). Returns the task's status.
     """
     with transaction.atomic():
-        task = CloudTask.objects.select_for_update().get(pk=task_id)
+        fresh = task is not None
+        if not fresh:
+            task = CloudTask.objects.select_for_update().get(pk=task_id)
         if task.status != TaskStatus.NEW:
             return task.status
         holder = lock_acquire(task=task)
@@ -147,8 +178,16 @@ def process_task_func(*, task_id: int) -> str:
                 blocked_by=holder,
             )
             return TaskStatus.ERROR
-        split_task(task=task)
-        transition(CloudTask, task.pk, table=TASK_TRANSITIONS, to=TaskStatus.DOING, started_at=timezone.now())
+        rows = split_task(task=task, fresh=fresh)
+        first_group = min(row.group for row in rows)
+        transition(
+            CloudTask,
+            task.pk,
+            table=TASK_TRANSITIONS,
+            to=TaskStatus.DOING,
+            started_at=timezone.now(),
+            current_group=first_group,
+        )
         if task.operation_id:
             transition(
                 ResUserOperation,
@@ -158,17 +197,29 @@ def process_task_func(*, task_id: int) -> str:
                 to=OperationStatus.DOING,
                 from_states=[OperationStatus.LOCK],
             )
-        pre_produce_subtasks(task_id=task.pk)
+        # The first group's turn has come (current_group moved with DOING above).
+        for row in rows:
+            if row.group == first_group:
+                send_subtask(row.pk)
     return TaskStatus.DOING
 
 
-def split_task(*, task: CloudTask) -> list[CloudTaskSubtask]:
-    """Create every subtask of ``task``'s flow at once, status NEW (once: existing rows are kept)."""
-    existing = list(task.subtasks.order_by("step"))
-    if existing:
-        return existing
+def split_task(*, task: CloudTask, fresh: bool = False) -> list[CloudTaskSubtask]:
+    """Create every subtask of ``task``'s flow at once, status NEW (once: existing rows are kept).
+
+    One INSERT for all rows; ``fresh`` (the task was created in this transaction)
+    skips looking for existing ones.
+    """
+    if not fresh:
+        existing = list(task.subtasks.order_by("step"))
+        if existing:
+            return existing
     flow = get_flow(task.task_type)
-    return [add_subtask(task=task, number=number, step=step) for number, step in enumerate(flow.steps, start=1)]
+    rows = [add_subtask(task=task, number=number, step=step, save=False) for number, step in enumerate(flow.steps, 1)]
+    created = CloudTaskSubtask.objects.bulk_create(rows)
+    if any(row.pk is None for row in created):  # a database that cannot return ids from a bulk insert
+        created = list(task.subtasks.order_by("step"))
+    return created
 
 
 def subtask_params(*, task: CloudTask, action: str) -> dict:
@@ -184,9 +235,9 @@ def subtask_params(*, task: CloudTask, action: str) -> dict:
     return params
 
 
-def add_subtask(*, task: CloudTask, number: int, step: Step) -> CloudTaskSubtask:
-    """One ``cloud_task_subtask`` row for flow step ``number`` of ``task``, status NEW."""
-    return CloudTaskSubtask.objects.create(
+def add_subtask(*, task: CloudTask, number: int, step: Step, save: bool = True) -> CloudTaskSubtask:
+    """One ``cloud_task_subtask`` row for flow step ``number`` of ``task``, status NEW (unsaved if not ``save``)."""
+    row = CloudTaskSubtask(
         task=task,
         step=number,
         group=step.group,
@@ -198,9 +249,12 @@ def add_subtask(*, task: CloudTask, number: int, step: Step) -> CloudTaskSubtask
         backoff=step.backoff,
         params=subtask_params(task=task, action=step.action),
     )
+    if save:
+        row.save()
+    return row
 
 
-def get_product_subtasks(*, task_id: int, resend: bool = False) -> list[int]:
+def get_product_subtasks(*, task_id: int, resend: bool = False, rows: list | None = None) -> list[int]:
     """The NEW subtasks whose turn has come: those of the first group not yet all DONE.
 
     Nothing while any subtask is ERROR or CANCELLED. The task's ``current_group``
@@ -223,9 +277,9 @@ def get_product_subtasks(*, task_id: int, resend: bool = False) -> list[int]:
     return [pk for pk, g, status in rows if g == group and status == SubtaskStatus.NEW]
 
 
-def pre_produce_subtasks(*, task_id: int, resend: bool = False) -> list[int]:
+def pre_produce_subtasks(*, task_id: int, resend: bool = False, rows: list | None = None) -> list[int]:
     """Send every subtask whose turn has come to queue_subtask_V3, after commit."""
-    ids = get_product_subtasks(task_id=task_id, resend=resend)
+    ids = get_product_subtasks(task_id=task_id, resend=resend, rows=rows)
     for pk in ids:
         send_subtask(pk)
     return ids

@@ -78,7 +78,7 @@ class Worker:
                 "--pool",
                 "prefork",
                 "-l",
-                "warning",
+                os.environ.get("BENCH_WORKER_LOGLEVEL", "warning"),
                 "-n",
                 f"itest-{os.getpid()}@%h",
                 "--without-gossip",
