@@ -72,8 +72,8 @@ def test_two_operations_on_one_resource_at_once_leave_one_doing_one_error(bus, m
     barrier = threading.Barrier(2, timeout=10)
     original = taskercenter.split_task
 
-    def slow_split(*, task):
-        rows = original(task=task)
+    def slow_split(**kwargs):
+        rows = original(**kwargs)
         threading.Event().wait(0.3)  # keep the lock's transaction open while the other worker tries
         return rows
 
@@ -108,9 +108,9 @@ def test_operations_on_different_resources_do_not_wait_on_each_other(bus, monkey
     fast_done = threading.Event()
     original = taskercenter.split_task
 
-    def split(*, task):
-        rows = original(task=task)
-        if task.resource_id == "vm-slow":
+    def split(**kwargs):
+        rows = original(**kwargs)
+        if kwargs["task"].resource_id == "vm-slow":
             # Holds its transaction (and its lock row) open until the other task has started.
             assert fast_done.wait(10), "the other resource's task waited on this one"
         return rows
