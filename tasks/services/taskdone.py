@@ -152,28 +152,31 @@ def do_async_subtask(*, report: dict) -> str:
     kind = report.get("kind")
     if kind == "progress":
         progress = max(0, min(int(report.get("progress") or 0), 99))
-        transition(
+        if row["status"] == SubtaskStatus.ASYNC and transition(
             CloudTaskSubtask,
             subtask_id,
             table=SUBTASK_TRANSITIONS,
             to=SubtaskStatus.DOING,
             from_states=[SubtaskStatus.ASYNC],
             quiet=True,
-        )
+            progress=progress,
+        ):
+            return "progress"
         CloudTaskSubtask.objects.filter(
             pk=subtask_id, status=SubtaskStatus.DOING, attempts=attempt, progress__lt=progress
         ).update(progress=progress)
         return "progress"
     if kind == "done":
-        moved = finish_subtask(
-            subtask_id=subtask_id,
-            result=report.get("result"),
-            workflow_task_id=report.get("workflow_task_id"),
-            notify=False,  # this consumer advances the task itself, below
-        )
-        if not moved:
-            return "ignored"
-        task_advance(task_id=row["task_id"])
+        with transaction.atomic():  # the subtask's DONE and the task's next move commit together
+            moved = finish_subtask(
+                subtask_id=subtask_id,
+                result=report.get("result"),
+                workflow_task_id=report.get("workflow_task_id"),
+                notify=False,  # this consumer advances the task itself, below
+            )
+            if not moved:
+                return "ignored"
+            task_advance(task_id=row["task_id"])
         return "done"
     if kind == "error":
         return subtask_fail(

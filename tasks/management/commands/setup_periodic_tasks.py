@@ -56,6 +56,7 @@ class Command(BaseCommand):
     help = "Install or update the periodic jobs every app declares in <app>/schedules.py (PERIODIC_TASKS)."
 
     def handle(self, *args, **options):
+        say = self.stdout.write if options["verbosity"] >= 1 else (lambda _text: None)
         entries = declared_periodic_tasks()
         names = [entry["name"] for entry in entries]
         if len(names) != len(set(names)):
@@ -64,7 +65,7 @@ class Command(BaseCommand):
             for entry in entries:
                 _task, created = install(entry)
                 verb = "created" if created else "up to date"
-                self.stdout.write(f"{entry['app']}: {entry['name']} ({entry['task']}): {verb}")
+                say(f"{entry['app']}: {entry['name']} ({entry['task']}): {verb}")
         undeclared = PeriodicTask.objects.exclude(name__in=names).exclude(name__startswith="celery.")
         for task in undeclared:
-            self.stdout.write(f"not declared by any app (left alone): {task.name}")
+            say(f"not declared by any app (left alone): {task.name}")
