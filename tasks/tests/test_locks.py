@@ -124,3 +124,54 @@ def test_operations_on_different_resources_do_not_wait_on_each_other(bus, monkey
 
     _run_in_threads([lambda: process_operation_task(operation_id=slow), run_fast])
     assert set(CloudTask.objects.values_list("status", flat=True)) == {TaskStatus.DOING}
+
+
+@mariadb_only
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_on_one_operation_message_start_one_task_once(bus):
+    operation = place("vm-twice")
+    bus.sent.clear()
+    barrier = threading.Barrier(2, timeout=10)
+
+    def consume():
+        barrier.wait()
+        process_operation_task(operation_id=operation.pk)
+
+    _run_in_threads([consume, consume])
+    task = CloudTask.objects.get(operation=operation)
+    assert task.status == TaskStatus.DOING and task.subtasks.count() == 1
+    assert [name for name, _body, _ in bus.sent] == ["taskconsumer.consume"]  # the first group sent once
+
+
+@mariadb_only
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_on_one_subtask_message_run_it_once(bus, core, monkeypatch):
+    from coretasker.models import WorkflowTask
+    from tasks.services import do_prepare_subtask
+
+    operation = place("vm-sub")
+    task = process_operation_task(operation_id=operation.pk)
+    row = task.subtasks.get()
+    calls = []
+    original = core.workflow_submit
+
+    def counted(request):
+        calls.append(request.idempotency_key)
+        return original(request)
+
+    import coretasker.services
+
+    monkeypatch.setattr(coretasker.services, "workflow_submit", counted)
+    barrier = threading.Barrier(2, timeout=10)
+    outcomes = []
+
+    def consume():
+        barrier.wait()
+        outcomes.append(do_prepare_subtask(subtask_id=row.pk))
+
+    _run_in_threads([consume, consume])
+    assert sorted(outcomes) == ["forwarded", "ran"]
+    assert calls == [f"{row.pk}:1"]
+    assert WorkflowTask.objects.filter(idempotency_key=f"{row.pk}:1").count() == 1
