@@ -16,21 +16,12 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from common.errors import DomainError
-
-
-class ServiceUnavailable(exceptions.APIException):
-    """The service behind an endpoint is not installed in this deployment."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "service_unavailable"
-    default_detail = _lazy("This endpoint's service is not available.")
 
 
 def error_body(code: str, message: str, field: str | None = None, details: list[dict] | None = None) -> dict:

@@ -65,6 +65,8 @@ class SubtaskSerializer(serializers.ModelSerializer):
             "progress",
             "params",
             "result",
+            "error_msg",
+            "timeout",
             "workflow_task_id",
             "deadline",
             "created_at",

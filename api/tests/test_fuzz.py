@@ -5,8 +5,6 @@ Every operation of ``/api/schema/`` gets a fixed number of generated requests
 customer token and with a staff token. A request fails the run when it answers a
 5xx, a status, content type, header or body that the schema does not describe, or,
 for the customer token, any row of another customer.
-
-Endpoints whose service is not installed are left out, and the run says which.
 """
 
 from __future__ import annotations
@@ -17,8 +15,6 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import override_settings
-
-from api.services import available
 
 from . import builders
 from .conftest import CUSTOMER_A, CUSTOMER_B
@@ -45,12 +41,6 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-#: The service each write needs; left out of the run while it is missing.
-SERVICES = {
-    ("POST", "/api/v1/operations/"): "tasks.services.operation_place",
-    ("POST", "/api/v1/tasks/{id}/retry/"): "tasks.services.task_retry",
-    ("POST", "/api/v1/tasks/{id}/cancel/"): "tasks.services.task_cancel",
-}
 
 
 def foreign_customers(body, own: str) -> set[str]:
@@ -101,21 +91,14 @@ def test_fuzz_the_live_schema(in_process_requests, make_client, superuser, capsy
 
     schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
     failures: list[str] = []
-    left_out: list[str] = []
     ran = 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        key = (operation.method.upper(), operation.path)
-        if key in SERVICES and not available(SERVICES[key]):
-            left_out.append(f"{key[0]} {key[1]} (needs {SERVICES[key]})")
-            continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             failures += _fuzz(operation, mode, clients)
             ran += 1
     with capsys.disabled():
         print(f"\nfuzzed {ran} operation/mode pairs x {EXAMPLES} examples x {len(clients)} clients")
-        for line in left_out:
-            print(f"left out, service missing: {line}")
     assert ran > 0
     assert not failures, "\n\n".join(failures[:20])
 

@@ -2,12 +2,10 @@
 
 import pytest
 
-pytest.importorskip("tasks.services", reason="tasks.services (the tasker) is not merged into this branch yet")
+from tasks.models import CloudTask, ResUserOperation
 
-from tasks.models import CloudTask, ResUserOperation  # noqa: E402
-
-from . import builders  # noqa: E402
-from .conftest import CUSTOMER_A, CUSTOMER_B  # noqa: E402
+from . import builders
+from .conftest import CUSTOMER_A, CUSTOMER_B
 
 pytestmark = pytest.mark.django_db
 

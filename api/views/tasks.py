@@ -6,6 +6,7 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from tasks import services as task_services
 from tasks.models import CloudTask, CloudTaskErrorLog, CloudTaskSubtask, ResUserOperation
 
 from .. import filters
@@ -18,7 +19,6 @@ from ..serializers.tasks import (
     TaskDetailSerializer,
     TaskSerializer,
 )
-from ..services import service
 from .base import ReadOnlyApiViewSet
 
 
@@ -44,7 +44,7 @@ class OperationViewSet(mixins.CreateModelMixin, ReadOnlyApiViewSet):
     def create(self, request, *args, **kwargs):
         data = self.validated(OperationPlaceSerializer)
         customer_id = self.write_customer(data.pop("customer_id", None))
-        operation = service("tasks.services.operation_place")(customer_id=customer_id, user=request.user, **data)
+        operation = task_services.operation_place(customer_id=customer_id, user=request.user, **data)
         operation = self.get_queryset().get(pk=operation.pk)
         return Response(OperationSerializer(operation).data, status=status.HTTP_201_CREATED)
 
@@ -76,17 +76,17 @@ class TaskViewSet(ReadOnlyApiViewSet):
     @extend_schema(summary="Retry a failed task", request=ReasonSerializer, responses={200: TaskSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
-        return self._act("tasks.services.task_retry")
+        return self._act(task_services.task_retry)
 
     @extend_schema(summary="Cancel a task", request=ReasonSerializer, responses={200: TaskSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        return self._act("tasks.services.task_cancel")
+        return self._act(task_services.task_cancel)
 
-    def _act(self, dotted: str):
+    def _act(self, service):
         task = self.get_object()  # 404 for another customer's task
         reason = self.validated(ReasonSerializer)["reason"]
-        service(dotted)(task_id=task.pk, user=self.request.user, reason=reason)
+        service(task_id=task.pk, user=self.request.user, reason=reason)
         return Response(TaskSerializer(CloudTask.objects.get(pk=task.pk)).data)
 
 
