@@ -25,6 +25,7 @@ messages: $(STAMP)
 ## Install, migrate, create the admin account, load demo data, start web + worker + beat.
 run: install
 	$(MANAGE) migrate --noinput
+	$(MANAGE) setup_roles
 	$(MANAGE) ensure_admin
 	$(MANAGE) seed_demo
 	@echo "Admin: http://127.0.0.1:8000/admin/  (Ctrl-C stops web, worker and beat)"

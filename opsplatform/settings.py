@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "tasks",
     "orders",
     "demo",
+    "console",
 ]
 
 MIDDLEWARE = [
