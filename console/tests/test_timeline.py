@@ -128,3 +128,14 @@ def test_query_count_does_not_grow_with_subtasks(admin_client_logged_in, make_ta
             assert admin_client_logged_in.get(timeline_url(task)).status_code == 200
         counts.append(len(queries.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_chinese_pages_keep_svg_numbers_unlocalised(admin_client_logged_in, retried_task):
+    import re
+
+    for url in (reverse("admin:index"), timeline_url(retried_task)):
+        page = admin_client_logged_in.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        assert '<html lang="zh-hans"' in page
+        coordinates = re.findall(r'<rect x="([^"]*)" y="([^"]*)" width="([^"]*)"', page)
+        assert coordinates
+        assert all(re.fullmatch(r"-?\d+(\.\d+)?", value) for triple in coordinates for value in triple)
