@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
 from common.errors import NotFound
-from tasks.models import CloudTask
+from tasks.models import CloudTask, CloudTaskSubtask
 
 from .timeline import timeline_build
 
@@ -28,5 +28,23 @@ def task_timeline(request, task_id: int):
         "task": timeline["task"],
         "can_view_workflow": request.user.has_perm("coretasker.view_workflowtask"),
         "can_view_subtask": request.user.has_perm("tasks.view_cloudtasksubtask"),
+        "subtask_actions": subtask_actions(request),
     }
     return TemplateResponse(request, "console/task_timeline.html", context)
+
+
+def subtask_actions(request) -> list[tuple[str, str]]:
+    """The subtask admin's retry actions this user may run, as ``(name, description)``.
+
+    The timeline offers them beside each failed subtask; the button posts to the
+    subtask changelist, so the action's own confirmation page (reason, preview)
+    and permission checks apply unchanged.
+    """
+    model_admin = admin.site._registry.get(CloudTaskSubtask)
+    if model_admin is None:
+        return []
+    return [
+        (name, str(description))
+        for name, (_func, _name, description) in model_admin.get_actions(request).items()
+        if "retry" in name
+    ]
