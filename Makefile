@@ -52,3 +52,10 @@ format: $(STAMP)
 
 check-migrations: $(STAMP)
 	$(MANAGE) makemigrations --check --dry-run
+
+# Billing benchmark (figures in README.md): N usage samples for R resources charged for one
+# period on the configured database (DATABASE_URL). make bench-billing N=100000 R=10000
+.PHONY: bench-billing
+bench-billing: $(STAMP)
+	$(MANAGE) migrate --noinput -v0
+	$(BIN)/python scripts/bench_billing.py $(if $(N),--samples $(N)) $(if $(R),--resources $(R))

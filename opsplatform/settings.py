@@ -222,6 +222,7 @@ CELERY_TASK_ROUTES = {
     "taskconsumer.*": {"queue": QUEUE_SUBTASK},
     "taskdone.*": {"queue": QUEUE_TASKDONE},
     "coretasker.*": {"queue": QUEUE_CORETASKER},
+    "billing.*": {"queue": QUEUE_OPERATION_TASK},
 }
 # A message is acknowledged after its task ran, so a worker that dies mid-step
 # leaves it to be redelivered; consumers are idempotent for exactly that reason.

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from billing.demo import load_billing_demo
 from billing.models import BillingCycle, BillingItemType, BillResourcesPrice, ChargeKind
 from coretasker.models import CpuTypeTpl, TargetType, WorkflowStatus, WorkflowSubtask, WorkflowTask
 from orders.models import (
@@ -188,6 +189,7 @@ class Command(BaseCommand):
                         unit_price=Decimal(price),
                         valid_from=now - timedelta(days=365),
                     )
+        load_billing_demo(site_id=SITES[0][0], customer_id="cust-1001", vm_ids=["vm-demo-1", "vm-demo-2"])
 
     def _subtasks(self, task, start, last_status):
         steps = [("check_spec", SubtaskMode.SYNC), ("create_vm", SubtaskMode.ASYNC), ("start_vm", SubtaskMode.ASYNC)]
