@@ -52,12 +52,42 @@ if MISSING and IN_CI:
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(MISSING is not None, reason=MISSING or ""),
-    pytest.mark.django_db(transaction=True),
+    # serialized_rollback makes Django keep a copy of what the migrations loaded; the
+    # reference_data fixture below puts it back after other transactional tests' flushes.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
 
+@pytest.fixture(scope="session")
+def migrated_contents(django_db_setup):
+    """The rows the migrations loaded (CPU types, billing items, groups), as Django serialized them.
+
+    Read before Playwright starts: its event loop gives this thread a fresh set of
+    database connection objects, without the copy Django keeps on the first one.
+    """
+    from django.db import connections
+
+    return getattr(connections["default"], "_test_serialized_contents", None)
+
+
+@pytest.fixture
+def reference_data(migrated_contents, transactional_db):
+    """Transactional tests end with a flush; put back what the migrations loaded."""
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+
+    if migrated_contents:
+        # The flush's post_migrate made fresh content types and permissions under other ids.
+        Group.objects.all().delete()
+        Permission.objects.all().delete()
+        ContentType.objects.all().delete()
+        ContentType.objects.clear_cache()
+        connection.creation.deserialize_db_from_string(migrated_contents)
+
+
 @pytest.fixture(scope="module")
-def browser():
+def browser(migrated_contents):
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread; the ORM calls made by
@@ -85,7 +115,7 @@ def page(browser):
 
 
 @pytest.fixture
-def live_data(roles):
+def live_data(reference_data, roles):
     """The demo data set plus a day of tasks, so the dashboard has something to draw."""
     from tasks.models import CloudTask
 
@@ -140,7 +170,7 @@ def test_ops_sees_the_dashboard_and_a_task_timeline(page, live_server, user_in_r
     screenshot(page, "timeline")
 
 
-def test_ops_confirms_an_action_with_a_reason(page, live_server, user_in_role, make_renewal, settings):
+def test_ops_confirms_an_action_with_a_reason(page, live_server, reference_data, user_in_role, make_renewal, settings):
     """The confirmation page in a browser, on the confirmed_action test site (see console/tests/site.py)."""
     from django.contrib.admin.models import LogEntry
 
