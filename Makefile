@@ -59,3 +59,10 @@ check-migrations: $(STAMP)
 bench-billing: $(STAMP)
 	$(MANAGE) migrate --noinput -v0
 	$(BIN)/python scripts/bench_billing.py $(if $(N),--samples $(N)) $(if $(R),--resources $(R))
+
+# Renewal benchmark (figures in README.md): BENCH_RENEWAL_N due sub-orders (default 100000) renewed by one run on the
+# configured database (DATABASE_URL), against a baseline of N/10 in the same run.
+BENCH_RENEWAL_N ?= 100000
+.PHONY: bench-renewal
+bench-renewal: $(STAMP)
+	$(BIN)/python scripts/bench_renewal.py --n $(BENCH_RENEWAL_N)

@@ -1,5 +1,6 @@
 """Fixtures shared by every app's tests."""
 
+import importlib
 import io
 
 import pytest
@@ -37,3 +38,25 @@ def _mysql_time_zones(django_db_setup, django_db_blocker):
                 "  mariadb-tzinfo-to-sql /usr/share/zoneinfo | mariadb -u root mysql",
                 returncode=2,
             )
+
+
+#: Data migrations whose rows tests rely on (reference data, the simulated cloud's inventory).
+DATA_MIGRATIONS = ("coretasker.migrations.0002_cpu_types", "simcloud.migrations.0002_starting_inventory")
+
+
+@pytest.fixture(autouse=True)
+def _migration_data_in_transactional_tests(request):
+    """Django empties every table after a transactional test, rows of data migrations included.
+
+    The next transactional test (a real worker, a race) would then find no CPU types
+    and no simulated sites, so they are loaded again, idempotently, through the
+    migrations' own functions.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")) and "transactional_db" not in request.fixturenames:
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    for module in DATA_MIGRATIONS:
+        importlib.import_module(module).load(apps, None)

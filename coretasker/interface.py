@@ -12,6 +12,14 @@ message never provisions twice) and answers:
   :func:`register_reporter` receives :class:`CoreReport` objects (progress, then
   ``done`` or ``error``), each after the commit that recorded it.
 
+Either mode answers ``ERROR`` at once when the driver refuses the request before
+anything runs (no report follows). A repeated key answers from the existing row
+and runs nothing: ``DONE``/``ERROR`` as recorded, ``ACCEPTED`` while it runs (a
+synchronous row found running switches to reporting, so that caller hears the
+end too). Reports are only sent for workflows answered ``ACCEPTED`` (and for
+restarted ones), in the worker process that ran the step; a listener should be
+idempotent (guarded transitions) and cheap (hand the report to a queue).
+
 This module holds only the contract; :mod:`coretasker.services` implements it.
 The tasker imports this module, never coreTasker's internals.
 """
@@ -113,6 +121,13 @@ def register_reporter(fn: Reporter) -> None:
 
 
 def report(message: CoreReport) -> None:
-    """Deliver ``message`` to every listener. coreTasker calls this after commit."""
+    """Deliver ``message`` to every listener. coreTasker calls this after commit.
+
+    One listener's failure is logged and does not stop the others (nor undo what
+    coreTasker recorded: :func:`lookup` still answers from the database).
+    """
     for fn in list(_reporters):
-        fn(message)
+        try:
+            fn(message)
+        except Exception:
+            logger.exception("coreTasker reporter %r failed on %s", fn, message)

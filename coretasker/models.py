@@ -48,8 +48,28 @@ class WorkflowStatus(models.TextChoices):
     CANCELLED = "CANCELLED", _("cancelled")
 
 
+class WorkflowMode(models.TextChoices):
+    """How the tasker asked: answered at once (sync) or accepted and reported later (async)."""
+
+    SYNC = "sync", _("synchronous")
+    ASYNC = "async", _("asynchronous")
+
+
 class WorkflowTask(models.Model):
-    """workflow_task (底层主任务): one request the tasker made of coreTasker."""
+    """workflow_task (底层主任务): one request the tasker made of coreTasker.
+
+    ``target_type``: the kind of resource, from the action (interface.ACTION_TARGET_TYPES);
+    ``task_type``: the driver action; ``target_obj``: the resource id; ``task_info``: a
+    readable line per event (submitted, restarted); ``step``: the plan group running
+    now; ``progress``: the share of subtasks done; ``pri``: 0 (lowest) .. 9 (highest),
+    also the Celery message priority; ``queue``: the Celery queue it runs on (empty when
+    run inline for a synchronous request); ``celery_task_id``: the Celery task that
+    started the run (async) or the caller's Celery task (sync); ``run_dev``: the device
+    of the cloud that carried out the last step (e.g. the hypervisor host);
+    ``restart``: how many times it was restarted; ``is_valid``: false while the cloud
+    holds a half-done result of it (a step failed after earlier steps took effect), true
+    again once a restart completes it; ops filter on it to find half-built resources.
+    """
 
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
@@ -74,6 +94,7 @@ class WorkflowTask(models.Model):
     customer_id = models.CharField(_("customer ID"), max_length=64, blank=True, db_index=True)
     is_valid = models.BooleanField(_("is valid"), default=True)
     run_dev = models.CharField(_("run device"), max_length=128, blank=True)
+    mode = models.CharField(_("mode"), max_length=8, choices=WorkflowMode.choices, default=WorkflowMode.SYNC)
     idempotency_key = models.CharField(
         _("idempotency key"),
         max_length=128,
@@ -105,7 +126,22 @@ class WorkflowTask(models.Model):
 
 
 class WorkflowSubtask(models.Model):
-    """workflow_subtask (子任务表): one step of a workflow_task's plan."""
+    """workflow_subtask (子任务表): one step of a workflow_task's plan.
+
+    ``parent_id``: the workflow_task. ``step``: its position in the plan (1, 2, ...).
+    ``status``: NEW (planned or queued), DOING, DONE, ERROR. ``agent``: the part of the
+    cloud that carries it out, as the driver names it (``sim-scheduler``,
+    ``sim-storage``, ...). ``params``: the step name and the request parameters it ran
+    with. ``result``: what the driver answered, or ``{"error": {...}}``.
+    ``celery_task_id``: the Celery message that runs it (empty when run inline; set when
+    it is queued, so a redelivered start never queues it twice). ``group_id``: subtasks
+    of one group do not depend on each other and run in parallel; groups run in order.
+    ``brother_id``: the subtask that runs just before it in plan order (none for the
+    first). ``is_last``: it belongs to the last group; when every last one is DONE the
+    workflow_task is DONE. ``result_key_id``: the subtask whose result this one
+    consumes as its input (the producer), e.g. ``create_disk`` consumes
+    ``allocate_host``'s host.
+    """
 
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "common",
     # Dependencies point down this list: orders -> tasks -> coretasker, orders -> billing.
     "coretasker",
+    "simcloud",
     "billing",
     "tasks",
     "orders",
@@ -172,6 +173,9 @@ CORETASKER_MAX_PRIORITY = 9
 
 # The cloud coreTasker drives: a dotted path to a coretasker.drivers.Driver subclass.
 CORETASKER_DRIVER = env.str("CORETASKER_DRIVER", default="simcloud.driver.SimulatedCloudDriver")
+# The simulated cloud: seconds each plan step takes, and the share of steps that fail at random.
+SIMCLOUD_ACTION_SECONDS = env.float("SIMCLOUD_ACTION_SECONDS", default=0.05)
+SIMCLOUD_FAILURE_RATE = env.float("SIMCLOUD_FAILURE_RATE", default=0.0)
 
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -223,6 +227,7 @@ CELERY_TASK_ROUTES = {
     "taskdone.*": {"queue": QUEUE_TASKDONE},
     "coretasker.*": {"queue": QUEUE_CORETASKER},
     "billing.*": {"queue": QUEUE_OPERATION_TASK},
+    "orders.*": {"queue": QUEUE_OPERATION_TASK},
 }
 # A message is acknowledged after its task ran, so a worker that dies mid-step
 # leaves it to be redelivered; consumers are idempotent for exactly that reason.
@@ -231,6 +236,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- Renewals -------------------------------------------------------------------------
+# A sub-order is renewed when it expires within this window; a failed renewal is
+# retried with backoff (base doubling up to the cap) until the grace period after
+# expiry ends, then the sub-order is suspended.
+RENEWAL_WINDOW_HOURS = env.int("RENEWAL_WINDOW_HOURS", default=72)
+RENEWAL_GRACE_DAYS = env.int("RENEWAL_GRACE_DAYS", default=7)
+RENEWAL_RETRY_BASE_MINUTES = env.int("RENEWAL_RETRY_BASE_MINUTES", default=30)
+RENEWAL_RETRY_MAX_HOURS = env.int("RENEWAL_RETRY_MAX_HOURS", default=24)
+RENEWAL_BATCH_SIZE = env.int("RENEWAL_BATCH_SIZE", default=1000)
 
 LOGGING = {
     "version": 1,

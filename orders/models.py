@@ -215,6 +215,9 @@ class ShopRenewalLog(models.Model):
     operator_name = models.CharField(
         _("operator name"), max_length=150, help_text=_("The user, or the scheduler for automatic runs.")
     )
+    fail_reason = models.CharField(
+        _("failure reason"), max_length=32, choices=RenewalFailReason.choices, blank=True, db_index=True
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     class Meta:
@@ -228,3 +231,77 @@ class ShopRenewalLog(models.Model):
 
     def __str__(self):
         return f"renewal log #{self.pk} {self.action} {self.outcome}"
+
+
+class LedgerKind(models.TextChoices):
+    DEBIT = "debit", _("debit")
+    CREDIT = "credit", _("credit")
+
+
+class CustomerAccount(models.Model):
+    """shop_customer_account: one prepaid balance per customer.
+
+    The balance only moves together with an :class:`AccountLedgerEntry`, under a
+    row lock, in ``orders.services.accounts``; the database refuses a negative one.
+    """
+
+    customer_id = models.CharField(_("customer ID"), max_length=64, unique=True)
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    balance = models.DecimalField(_("balance"), default=0, **MONEY)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        db_table = "shop_customer_account"
+        ordering = ["customer_id"]
+        verbose_name = _("customer account")
+        verbose_name_plural = _("customer accounts")
+        permissions = [
+            ("credit_account", _("Can credit a customer account")),
+        ]
+        constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="shop_account_balance_not_negative")]
+
+    def __str__(self):
+        return f"{self.customer_id} ({self.balance} {self.currency})"
+
+
+class AccountLedgerEntry(models.Model):
+    """shop_account_ledger: append-only record of every debit and credit of an account.
+
+    ``idempotency_key`` is unique in the database: a retried charge finds the
+    entry it already wrote instead of charging twice.
+    """
+
+    account = models.ForeignKey(CustomerAccount, models.PROTECT, related_name="entries", verbose_name=_("account"))
+    customer_id = models.CharField(_("customer ID"), max_length=64, db_index=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=LedgerKind.choices)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    balance_after = models.DecimalField(_("balance after"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    reason = models.TextField(_("reason"))
+    order = models.ForeignKey(
+        ShopOrder, models.PROTECT, null=True, blank=True, related_name="ledger_entries", verbose_name=_("order")
+    )
+    renewal = models.ForeignKey(
+        ShopSuborderRenewal,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+        verbose_name=_("renewal"),
+    )
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "shop_account_ledger"
+        ordering = ["-id"]
+        verbose_name = _("account ledger entry")
+        verbose_name_plural = _("account ledger entries")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="shop_ledger_amount_positive")]
+
+    def __str__(self):
+        return f"{self.kind} {self.amount} {self.currency} ({self.customer_id})"

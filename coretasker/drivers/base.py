@@ -6,12 +6,19 @@ asked (no capacity, unknown CPU type, resizing a running VM, deleting what does
 not exist) raises :class:`DriverRefusal` with a machine-readable ``code``; the
 execution layer records it and the tasker shows it in its error log.
 
+An action runs as a *plan* of steps (:meth:`Driver.plan`), one
+``workflow_subtask`` row each. A driver that does an action in one call needs
+nothing but one method per action: the default plan is a single step named after
+the action. A driver whose cloud works in stages (allocate a host, create the
+disk, boot) returns several steps and implements :meth:`Driver.run_step`.
+
 The driver in use is named by ``settings.CORETASKER_DRIVER`` (a dotted path to a
 :class:`Driver` subclass); a new driver needs no change outside its own module.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
@@ -42,22 +49,87 @@ class DriverRefusal(Exception):
         super().__init__(f"{code}: {message}")
 
 
+@dataclass(frozen=True)
+class PlanStep:
+    """One step of an action's plan; coreTasker stores it as one ``workflow_subtask``.
+
+    ``group``: steps of the same group do not depend on each other and run in
+    parallel; groups run in ascending order. ``consumes``: the name of an earlier
+    step whose result this step takes as its input (``result_key``). ``agent``:
+    the part of the cloud that carries the step out.
+    """
+
+    name: str
+    group: int = 1
+    consumes: str | None = None
+    agent: str = ""
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step is given: the action, the request's parameters, the consumed step's result."""
+
+    action: str
+    params: dict
+    inputs: dict = field(default_factory=dict)
+    restart: int = 0  # how many times the workflow_task was restarted before this run
+
+
 class Driver:
     """Base class of drivers. Subclasses implement one method per action in :data:`ACTIONS`."""
 
     #: Shown to users; a simulation says so in its name.
     name: str = "driver"
     is_simulation: bool = False
+    #: The agent recorded on single-step plans.
+    agent: str = "driver"
 
-    def execute(self, action: str, params: dict) -> dict:
-        """Run ``action`` with ``params`` and return its result, or raise :class:`DriverRefusal`."""
+    def plan(self, action: str, params: dict) -> list[PlanStep]:
+        """The steps ``action`` runs as, in order. Default: one step, the action itself."""
+        return [PlanStep(name=action, group=1, agent=self.agent)]
+
+    def validate(self, action: str, params: dict) -> None:
+        """Refuse (raise :class:`DriverRefusal`) what cannot run, before anything runs. Default: accept."""
+
+    def run_step(self, step: PlanStep, context: StepContext) -> dict:
+        """Run one step of a plan. Default: the single step of :meth:`plan` calls the action's method."""
+        if step.name != context.action:
+            raise DriverRefusal("unknown_step", f"{self.name} has no step {step.name!r} in {context.action}")
+        return self.call_action(context.action, context.params)
+
+    def call_action(self, action: str, params: dict) -> dict:
         if action not in ACTIONS:
             raise DriverRefusal("unknown_action", f"the driver has no action {action!r}")
         method = getattr(self, action)
         return method(**{key: params[key] for key in ACTIONS[action] if key in params})
 
+    def execute(self, action: str, params: dict) -> dict:
+        """Run ``action`` with ``params`` whole (every step in order) and return its merged result.
+
+        coreTasker runs plans step by step (to record, parallelise and restart
+        them); this is for callers who just want the action done.
+        """
+        if action not in ACTIONS:
+            raise DriverRefusal("unknown_action", f"the driver has no action {action!r}")
+        self.validate(action, params)
+        results: dict[str, dict] = {}
+        merged: dict = {}
+        for step in sorted(self.plan(action, params), key=lambda s: s.group):
+            inputs = results.get(step.consumes, {}) if step.consumes else {}
+            results[step.name] = self.run_step(step, StepContext(action=action, params=params, inputs=inputs))
+            merged.update(results[step.name])
+        return merged
+
+    def site_name(self, site_id: str) -> str:
+        """The human name of a site; default from ``settings.CORETASKER_SITE_NAMES``."""
+        return getattr(settings, "CORETASKER_SITE_NAMES", {}).get(site_id, "")
+
+
+def get_driver() -> Driver:
+    """The driver named in settings, built once per process and path (so a settings override takes effect)."""
+    return _build(settings.CORETASKER_DRIVER)
+
 
 @cache
-def get_driver() -> Driver:
-    """The driver named in settings, built once per process."""
-    return import_string(settings.CORETASKER_DRIVER)()
+def _build(path: str) -> Driver:
+    return import_string(path)()

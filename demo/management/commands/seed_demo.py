@@ -26,6 +26,7 @@ from orders.models import (
     ShopSuborderRenewal,
     SubOrderStatus,
 )
+from orders.services import account_credit, account_debit
 from tasks.models import (
     CloudTask,
     CloudTaskErrorLog,
@@ -173,7 +174,28 @@ class Command(BaseCommand):
             status=SubOrderStatus.FAILED,
             task=failed,
         )
+        self._accounts(ok_order)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+
+    def _accounts(self, paid_order):
+        """Balances and ledgers through the account services, so they agree with each other."""
+        for customer_id, amount in (("cust-1001", "5000.00"), ("cust-1002", "12.00")):
+            account_credit(
+                customer_id=customer_id,
+                amount=Decimal(amount),
+                currency="CNY",
+                reason="演示充值 demo top-up",
+                user=None,
+                idempotency_key=f"demo:top-up:{customer_id}",
+            )
+        account_debit(
+            customer_id=paid_order.customer_id,
+            amount=paid_order.total_amount,
+            currency=paid_order.currency,
+            reason=f"Payment of order {paid_order.order_no}",
+            idempotency_key=f"order:{paid_order.pk}",
+            order_id=paid_order.pk,
+        )
 
     def _billing(self, now):
         for code, name, unit, kind, price in ITEM_TYPES:
@@ -258,6 +280,7 @@ class Command(BaseCommand):
             action=RenewalLogAction.ATTEMPT,
             outcome=RenewalLogOutcome.FAILED if failed else RenewalLogOutcome.SUCCEEDED,
             reason="余额不足 insufficient balance" if failed else "",
+            fail_reason=RenewalFailReason.INSUFFICIENT_BALANCE if failed else "",
             amount=renewal.amount,
             operator_name="celery-beat",
         )

@@ -1,0 +1,225 @@
+"""The tasker's requests: one workflow_task per idempotency key, answered at once.
+
+Synchronous request: the plan runs inline in the caller's process, and the
+answer is DONE with the merged result or ERROR with the driver's code and
+message. Asynchronous request: the workflow_task is queued on coreTasker's own
+queue with the request's priority and the answer is ACCEPTED; the tasker then
+hears progress and the end through :func:`coretasker.interface.report`.
+
+A request the driver refuses before anything runs (unknown CPU type, unknown
+site, a VM that does not exist, ...) is answered ERROR in both modes and its
+plan is kept, unrun, so the refusal is visible and the row can be restarted.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from common.errors import InvalidInput
+from common.transitions import transition
+
+from ..drivers.base import ACTIONS, DriverRefusal, PlanStep, get_driver
+from ..interface import ACTION_TARGET_TYPES, AnswerStatus, CoreAnswer, CoreRequest
+from ..models import TargetType, WorkflowMode, WorkflowStatus, WorkflowSubtask, WorkflowTask
+from ..transitions import WORKFLOW_TASK
+from .execution import run_inline, send_run_workflow
+
+S = WorkflowStatus
+
+#: The parameter that names the resource of each action; ``target_obj`` fills it when missing.
+ID_PARAMS = {
+    "create_vm": "vm_id",
+    "delete_vm": "vm_id",
+    "start_vm": "vm_id",
+    "stop_vm": "vm_id",
+    "reboot_vm": "vm_id",
+    "resize_vm": "vm_id",
+    "create_nic": "nic_id",
+    "delete_nic": "nic_id",
+    "create_pipe": "pipe_id",
+    "set_bandwidth": "resource_id",
+    "query_state": "resource_id",
+}
+
+
+def _validate(request: CoreRequest) -> None:
+    if request.action not in ACTIONS:
+        raise InvalidInput(_("Unknown action %(action)s.") % {"action": request.action}, field="action")
+    if request.mode not in WorkflowMode.values:
+        raise InvalidInput(_("Mode must be sync or async."), field="mode")
+    if not isinstance(request.pri, int) or not 0 <= request.pri <= settings.CORETASKER_MAX_PRIORITY:
+        raise InvalidInput(_("Priority must be a whole number from 0 to 9."), field="pri")
+    if not request.idempotency_key or len(request.idempotency_key) > 128:
+        raise InvalidInput(_("An idempotency key of 1 to 128 characters is required."), field="idempotency_key")
+    if request.target_type and request.target_type not in TargetType.values:
+        raise InvalidInput(_("Unknown target type %(type)s.") % {"type": request.target_type}, field="target_type")
+    if not isinstance(request.params, dict):
+        raise InvalidInput(_("Parameters must be an object."), field="params")
+    for name in ("target_obj", "site_id", "customer_id"):
+        if len(str(getattr(request, name) or "")) > (128 if name == "target_obj" else 64):
+            raise InvalidInput(_("This value is too long."), field=name)
+
+
+def effective_params(request: CoreRequest) -> dict:
+    """The request's parameters, with the resource id, site and customer filled from the request when absent."""
+    params = dict(request.params)
+    takes = ACTIONS[request.action]
+    defaults = {ID_PARAMS[request.action]: request.target_obj, "site_id": request.site_id}
+    defaults["customer_id"] = request.customer_id
+    for key, value in defaults.items():
+        if key in takes and value not in (None, "") and params.get(key) in (None, ""):
+            params[key] = value
+    return params
+
+
+def answer(wf: WorkflowTask) -> CoreAnswer:
+    """What coreTasker says about ``wf`` now."""
+    if wf.status == S.DONE:
+        return CoreAnswer(workflow_task_id=wf.pk, status=AnswerStatus.DONE, result=wf.result)
+    if wf.status in (S.ERROR, S.CANCELLED):
+        error = (wf.result or {}).get("error", {}) if isinstance(wf.result, dict) else {}
+        code = error.get("code") or ("cancelled" if wf.status == S.CANCELLED else "error")
+        return CoreAnswer(
+            workflow_task_id=wf.pk, status=AnswerStatus.ERROR, result=wf.result, error_code=code, error_msg=wf.error_msg
+        )
+    return CoreAnswer(workflow_task_id=wf.pk, status=AnswerStatus.ACCEPTED)
+
+
+def _answer_existing(wf: WorkflowTask, mode: str) -> CoreAnswer:
+    """A repeated request: never run again; a running synchronous one switches to reporting."""
+    if wf.status in (S.NEW, S.DOING) and wf.mode == WorkflowMode.SYNC and mode == WorkflowMode.SYNC:
+        # The first call is still running (or died): this caller gets ACCEPTED, so it
+        # must hear the end by report like an asynchronous caller.
+        switched = WorkflowTask.objects.filter(pk=wf.pk, status__in=[S.NEW, S.DOING]).update(mode=WorkflowMode.ASYNC)
+        wf.refresh_from_db()
+        if not switched:
+            return answer(wf)
+    return answer(wf)
+
+
+def workflow_lookup(idempotency_key: str) -> CoreAnswer | None:
+    """Where coreTasker is with the request of this key; None if it never saw it."""
+    wf = WorkflowTask.objects.filter(idempotency_key=idempotency_key).first()
+    return answer(wf) if wf is not None else None
+
+
+def _current_celery_task_id() -> str:
+    from celery import current_task
+
+    request = getattr(current_task, "request", None)
+    return (getattr(request, "id", None) or "") if current_task else ""
+
+
+def _create(request: CoreRequest, params: dict, plan: list[PlanStep], refusal: DriverRefusal | None) -> WorkflowTask:
+    driver = get_driver()
+    asynchronous = request.mode == WorkflowMode.ASYNC
+    target_type = ACTION_TARGET_TYPES[request.action]
+    wf = WorkflowTask.objects.create(
+        idempotency_key=request.idempotency_key,
+        target_type=target_type,
+        task_type=request.action,
+        target_obj=request.target_obj or str(params.get(ID_PARAMS[request.action], "")),
+        task_info=_(
+            "%(action)s of %(type)s %(obj)s for customer %(customer)s in %(site)s, %(mode)s, via %(driver)s "
+            "(tasker key %(key)s)"
+        )
+        % {
+            "action": request.action,
+            "type": target_type,
+            "obj": request.target_obj or "-",
+            "customer": request.customer_id or "-",
+            "site": request.site_id or "-",
+            "mode": request.mode,
+            "driver": driver.name,
+            "key": request.idempotency_key,
+        },
+        params=params,
+        status=S.NEW,
+        step=plan[0].group if plan else 0,
+        progress=0,
+        pri=request.pri,
+        queue=settings.QUEUE_CORETASKER if asynchronous else "",
+        site_id=request.site_id or params.get("site_id", ""),
+        site_name=driver.site_name(request.site_id or params.get("site_id", "")),
+        customer_id=request.customer_id or params.get("customer_id", ""),
+        celery_task_id=str(uuid.uuid4()) if asynchronous else _current_celery_task_id(),
+        mode=request.mode,
+        is_valid=True,
+    )
+    _create_plan(wf, plan)
+    return wf
+
+
+def _create_plan(wf: WorkflowTask, plan: list[PlanStep]) -> None:
+    by_name: dict[str, WorkflowSubtask] = {}
+    last_group = max((step.group for step in plan), default=0)
+    previous = None
+    for number, step in enumerate(plan, start=1):
+        subtask = WorkflowSubtask.objects.create(
+            parent=wf,
+            step=number,
+            status=S.NEW,
+            agent=step.agent,
+            params={"step": step.name, **wf.params},
+            group_id=step.group,
+            brother=previous,
+            result_key=by_name.get(step.consumes) if step.consumes else None,
+            is_last=step.group == last_group,
+        )
+        by_name[step.name] = subtask
+        previous = subtask
+
+
+def workflow_submit(request: CoreRequest) -> CoreAnswer:
+    """Record ``request`` as a workflow_task (or find the one with its key) and answer.
+
+    Guarantees: one workflow_task per idempotency key, even when two calls race
+    (unique key; the loser reads the winner's row), and a repeated key never runs
+    anything again. Malformed requests raise InvalidInput and write nothing.
+    Sync: runs inline, answers DONE or ERROR (ACCEPTED only when an earlier call
+    with the same key is still running; that call's end is then reported).
+    Async: answers ACCEPTED; the run is queued after commit with priority ``pri``.
+    Call it outside any transaction.
+    """
+    _validate(request)
+    existing = WorkflowTask.objects.filter(idempotency_key=request.idempotency_key).first()
+    if existing is not None:
+        return _answer_existing(existing, request.mode)
+    params = effective_params(request)
+    driver = get_driver()
+    plan = driver.plan(request.action, params)
+    refusal = None
+    try:
+        driver.validate(request.action, params)
+    except DriverRefusal as exc:
+        refusal = exc
+    try:
+        with transaction.atomic():
+            wf = _create(request, params, plan, refusal)
+            if refusal is not None:
+                error = {"code": refusal.code, "message": refusal.message, "step": 0, "step_name": "validate"}
+                transition(
+                    WorkflowTask,
+                    wf.pk,
+                    table=WORKFLOW_TASK,
+                    to=S.ERROR,
+                    from_states=[S.NEW],
+                    error_msg=f"{refusal.code}: {refusal.message} (refused before running)",
+                    result={"error": error},
+                )
+            elif request.mode == WorkflowMode.ASYNC:
+                send_run_workflow(wf.pk, wf.celery_task_id, wf.pri)
+            else:
+                transition(WorkflowTask, wf.pk, table=WORKFLOW_TASK, to=S.DOING, from_states=[S.NEW])
+    except IntegrityError:
+        existing = WorkflowTask.objects.filter(idempotency_key=request.idempotency_key).first()
+        if existing is None:
+            raise
+        return _answer_existing(existing, request.mode)
+    if refusal is None and request.mode == WorkflowMode.SYNC:
+        run_inline(wf.pk)
+    return answer(WorkflowTask.objects.get(pk=wf.pk))

@@ -1,0 +1,3 @@
+"""Admin of orders, accounts and renewals: thin callers of ``orders.services``."""
+
+from . import accounts, orders, renewals  # noqa: F401  (registration)

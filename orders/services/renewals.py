@@ -1,0 +1,379 @@
+"""The scheduled renewal run: every due sub-order renewed once per period, in batches.
+
+One batch is one transaction with a fixed number of queries whatever its size:
+claim up to ``batch_size`` due sub-orders (``SELECT ... FOR UPDATE SKIP LOCKED``
+on MariaDB, so an overlapping run takes other rows; SQLite's IMMEDIATE
+transactions serialise runs instead), read their open renewals, the prices and
+the accounts (locked, in primary-key order), decide every row in Python, then
+write renewals, ledger entries, balances, expiries and log rows with bulk
+statements. A renewed sub-order whose new expiry is still inside the window is
+claimed again by a later batch of the same run: missed periods are renewed one
+by one, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from common.errors import DomainError
+
+from ..models import (
+    AccountLedgerEntry,
+    CustomerAccount,
+    LedgerKind,
+    RenewalFailReason,
+    RenewalLogAction,
+    RenewalLogOutcome,
+    RenewalStatus,
+    ShopSubOrder,
+    ShopSuborderRenewal,
+    SubOrderStatus,
+)
+from ..periods import anchor_day_of, period_end
+from ..states import RENEWAL_TRANSITIONS, SUBORDER_TRANSITIONS
+from .operations import place_suspend_operation
+from .pricebook import PriceBook
+from .renewal_batch import SUBORDER_FIELDS, Batch
+
+logger = logging.getLogger(__name__)
+
+RENEWABLE = [SubOrderStatus.ACTIVE, SubOrderStatus.SUSPENDED]
+
+
+@dataclass
+class RenewalRunReport:
+    """What one run did."""
+
+    renewed: int = 0
+    failed: int = 0
+    suspended: int = 0
+    resumed: int = 0
+    batches: int = 0
+    amount: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["amount"] = {currency: str(total) for currency, total in self.amount.items()}
+        return data
+
+
+def renewal_key(suborder_id: int, period_start: datetime) -> str:
+    """The ledger idempotency key of a sub-order's renewal for one period: one charge, ever."""
+    return f"renewal:{suborder_id}:{period_start.astimezone(UTC):%Y%m%dT%H%M%S}"
+
+
+def retry_at(*, now: datetime, attempts: int, grace_end: datetime) -> datetime:
+    """When a renewal that failed ``attempts`` times is tried again: backoff, but once at the grace period's end."""
+    base = timedelta(minutes=settings.RENEWAL_RETRY_BASE_MINUTES)
+    delay = min(base * (2 ** max(attempts - 1, 0)), timedelta(hours=settings.RENEWAL_RETRY_MAX_HOURS))
+    when = now + delay
+    if now < grace_end < when:
+        when = grace_end
+    return when
+
+
+def renewals_run(
+    *, now: datetime | None = None, window: timedelta | float | None = None, batch_size: int = 1000
+) -> RenewalRunReport:
+    """Renew every auto-renewing ACTIVE or SUSPENDED sub-order expiring before ``now + window``.
+
+    ``window`` is a timedelta or a number of hours (default ``RENEWAL_WINDOW_HOURS``).
+
+    Guarantees: at most one ``shop_suborder_renewal`` per sub-order and period
+    (also enforced by the database), one charge per renewal (ledger key
+    :func:`renewal_key`), the price valid at the period start, each missed period
+    renewed once and in order, a log row per attempt. A renewal that cannot be
+    charged stays FAILED with ``is_valid = 0`` and its reason and is retried with
+    backoff; when it still fails after the grace period (``RENEWAL_GRACE_DAYS``)
+    the sub-order is SUSPENDED and a stop operation placed; a later success
+    resumes it and places the start operation.
+    """
+    now = now or timezone.now()
+    if window is None:
+        window = timedelta(hours=settings.RENEWAL_WINDOW_HOURS)
+    elif not isinstance(window, timedelta):
+        window = timedelta(hours=window)  # a number of hours, as in RENEWAL_WINDOW_HOURS
+    grace = timedelta(days=settings.RENEWAL_GRACE_DAYS)
+    report = RenewalRunReport()
+    while True:
+        claimed = _run_batch(now=now, horizon=now + window, grace=grace, batch_size=batch_size, report=report)
+        if not claimed:
+            break
+        report.batches += 1
+    if report.renewed or report.failed:
+        logger.info("renewal run: %s", report.as_dict())
+    return report
+
+
+def _due(now: datetime, horizon: datetime, batch_size: int) -> list[dict]:
+    waiting = ShopSuborderRenewal.objects.filter(
+        suborder=OuterRef("pk"),
+        period_start=OuterRef("expire_at"),
+        status=RenewalStatus.FAILED,
+        next_retry_at__gt=now,
+    )
+    due = (
+        ShopSubOrder.objects.filter(auto_renew=True, expire_at__lte=horizon, status__in=RENEWABLE)
+        .exclude(Exists(waiting))
+        .order_by("expire_at", "pk")
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        due = due.select_for_update(skip_locked=True)
+    return list(due.values(*SUBORDER_FIELDS)[:batch_size])
+
+
+def _destroyed(suborders: list[dict]) -> set[tuple[str, str]]:
+    """The batch's resources that a finished delete (destroy) task removed (one query)."""
+    from tasks.models import CloudTask, TaskStatus
+
+    return set(
+        CloudTask.objects.filter(
+            resource_type__in={s["resource_type"] for s in suborders},
+            resource_id__in={s["resource_id"] for s in suborders if s["resource_id"]},
+            task_type__in={f"{verb}_{s['resource_type']}" for s in suborders for verb in ("delete", "destroy")},
+            status=TaskStatus.DONE,
+        ).values_list("resource_type", "resource_id")
+    )
+
+
+class _Failure(Exception):
+    def __init__(self, reason: str, detail: str, amount=None):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.amount = amount
+
+
+def _run_batch(*, now, horizon, grace, batch_size, report) -> int:
+    with transaction.atomic():
+        suborders = _due(now, horizon, batch_size)
+        if not suborders:
+            return 0
+        starts = {s["expire_at"] for s in suborders}
+        existing = {
+            (r["suborder_id"], r["period_start"]): r
+            for r in ShopSuborderRenewal.objects.filter(
+                suborder_id__in=[s["pk"] for s in suborders], period_start__in=starts
+            ).values(
+                "id",
+                "suborder_id",
+                "period_start",
+                "period_end",
+                "status",
+                "attempts",
+                "amount",
+                "price_lines",
+                "fail_reason",
+                "fail_detail",
+            )
+        }
+        book = PriceBook.load(
+            site_ids={s["site_id"] for s in suborders},
+            billing_cycles={s["billing_cycle"] for s in suborders},
+            earliest=min(starts),
+            latest=max(starts),
+        )
+        accounts = {
+            a["customer_id"]: a
+            for a in CustomerAccount.objects.select_for_update()
+            .filter(customer_id__in={s["customer_id"] for s in suborders})
+            .order_by("pk")
+            .values("pk", "customer_id", "currency", "balance")
+        }
+        keys = {s["pk"]: renewal_key(s["pk"], s["expire_at"]) for s in suborders}
+        destroyed = _destroyed(suborders)
+        for suborder in suborders:
+            suborder["gone"] = (suborder["resource_type"], suborder["resource_id"]) in destroyed
+        charged = set(
+            AccountLedgerEntry.objects.filter(idempotency_key__in=keys.values()).values_list(
+                "idempotency_key", flat=True
+            )
+        )
+        batch = Batch(now)
+        for suborder in suborders:
+            _renew_one(suborder, batch, existing, book, accounts, keys[suborder["pk"]], charged, grace, report)
+        batch.write()
+        for suborder in batch.suspended:
+            place_suspend_operation(suborder=_SubOrderRef(suborder), resume=False)
+        for suborder in batch.resumed:
+            place_suspend_operation(suborder=_SubOrderRef(suborder), resume=True)
+        report.suspended += len(batch.suspended)
+        report.resumed += len(batch.resumed)
+        return len(suborders)
+
+
+class _SubOrderRef:
+    """The attributes ``place_suspend_operation`` reads, from a loaded row."""
+
+    def __init__(self, row: dict):
+        self.pk = row["pk"]
+        self.order_id = row["order_id"]
+        self.customer_id = row["customer_id"]
+        self.resource_type = row["resource_type"]
+        self.resource_id = row["resource_id"]
+        self.site_id = row["site_id"]
+
+
+def _renew_one(suborder, batch: Batch, existing, book, accounts, key, charged, grace, report) -> None:
+    now = batch.now
+    start = suborder["expire_at"]
+    renewal = existing.get((suborder["pk"], start))
+    if renewal is not None and renewal["status"] == RenewalStatus.SUCCEEDED:
+        # Applied but the expiry not moved (only a hand edit gets here): catch up, never charge again.
+        suborder["expire_at"] = renewal["period_end"]
+        batch.suborders.append(suborder)
+        return
+    if renewal is None:
+        end = period_end(
+            start,
+            billing_cycle=suborder["billing_cycle"],
+            anchor_day=anchor_day_of(suborder["service_start"] or start),
+        )
+        renewal = {
+            "id": None,
+            "suborder_id": suborder["pk"],
+            "period_start": start,
+            "period_end": end,
+            "currency": suborder["currency"],
+            "attempts": 0,
+            "created_at": now,
+        }
+        batch.new_renewals.append(renewal)
+    else:
+        RENEWAL_TRANSITIONS.check(renewal["status"], RenewalStatus.FAILED, label="renewal", pk=renewal["id"])
+        batch.changed_renewals.append(renewal)
+    renewal["attempts"] += 1
+    renewal["updated_at"] = now
+    try:
+        quote, entry = _charge(suborder, renewal, book, accounts, key, charged, now)
+    except _Failure as failure:
+        grace_end = start + grace
+        renewal.update(
+            status=RenewalStatus.FAILED,
+            is_valid=False,
+            amount=failure.amount if failure.amount is not None else renewal.get("amount") or 0,
+            price_lines=renewal.get("price_lines") or [],
+            fail_reason=failure.reason,
+            fail_detail=failure.detail,
+            next_retry_at=retry_at(now=now, attempts=renewal["attempts"], grace_end=grace_end),
+            applied_at=None,
+        )
+        batch.log(
+            suborder,
+            renewal,
+            action=RenewalLogAction.ATTEMPT,
+            outcome=RenewalLogOutcome.FAILED,
+            reason=failure.detail,
+            fail_reason=failure.reason,
+            amount=failure.amount,
+        )
+        report.failed += 1
+        if suborder["status"] == SubOrderStatus.ACTIVE and now >= grace_end:
+            SUBORDER_TRANSITIONS.check(
+                suborder["status"], SubOrderStatus.SUSPENDED, label="sub-order", pk=suborder["pk"]
+            )
+            suborder["status"] = SubOrderStatus.SUSPENDED
+            batch.suborders.append(suborder)
+            batch.suspended.append(suborder)
+            batch.log(
+                suborder,
+                renewal,
+                action=RenewalLogAction.SUSPEND,
+                outcome=RenewalLogOutcome.SUCCEEDED,
+                reason=failure.detail,
+                fail_reason=failure.reason,
+            )
+        return
+    renewal.update(
+        status=RenewalStatus.SUCCEEDED,
+        is_valid=True,
+        amount=quote.amount,
+        price_lines=quote.as_json(),
+        # A retry that succeeds keeps why the earlier attempts failed (the log has each attempt too).
+        fail_reason=renewal.get("fail_reason", ""),
+        fail_detail=renewal.get("fail_detail", ""),
+        next_retry_at=None,
+        applied_at=now,
+    )
+    if entry is not None:
+        batch.entries.append(entry)
+    batch.log(
+        suborder, renewal, action=RenewalLogAction.ATTEMPT, outcome=RenewalLogOutcome.SUCCEEDED, amount=quote.amount
+    )
+    suborder["expire_at"] = renewal["period_end"]
+    if suborder["status"] == SubOrderStatus.SUSPENDED:
+        SUBORDER_TRANSITIONS.check(suborder["status"], SubOrderStatus.ACTIVE, label="sub-order", pk=suborder["pk"])
+        suborder["status"] = SubOrderStatus.ACTIVE
+        batch.resumed.append(suborder)
+        batch.log(
+            suborder, renewal, action=RenewalLogAction.RESUME, outcome=RenewalLogOutcome.SUCCEEDED, reason=_("renewed")
+        )
+    batch.suborders.append(suborder)
+    if entry is not None:
+        account = accounts[suborder["customer_id"]]
+        batch.accounts[account["pk"]] = account
+    report.renewed += 1
+    report.amount[suborder["currency"]] = report.amount.get(suborder["currency"], 0) + quote.amount
+
+
+def _charge(suborder, renewal, book, accounts, key, charged, now):
+    """Price the period and debit the account in memory; raise _Failure with a fixed reason."""
+    if not suborder["resource_id"] or suborder["gone"]:
+        raise _Failure(RenewalFailReason.RESOURCE_GONE, _("The sub-order's resource no longer exists."))
+    try:
+        quote = book.quote(
+            resource_type=suborder["resource_type"],
+            spec=suborder["spec"],
+            site_id=suborder["site_id"],
+            billing_cycle=suborder["billing_cycle"],
+            periods=1,
+            at=renewal["period_start"],
+            currency=suborder["currency"],
+        )
+    except DomainError as refusal:
+        raise _Failure(RenewalFailReason.NO_VALID_PRICE, refusal.message) from None
+    except Exception as error:  # a bad spec in the database must not stop the batch
+        logger.exception("renewal of sub-order %s could not be priced", suborder["pk"])
+        raise _Failure(RenewalFailReason.PROGRAM_ERROR, f"{type(error).__name__}: {error}") from None
+    if key in charged or quote.amount == 0:
+        return quote, None
+    account = accounts.get(suborder["customer_id"])
+    balance = account["balance"] if account is not None else 0
+    if account is not None and account["currency"] != suborder["currency"]:
+        raise _Failure(
+            RenewalFailReason.PROGRAM_ERROR,
+            _("The account is kept in %(account)s, the sub-order in %(currency)s.")
+            % {"account": account["currency"], "currency": suborder["currency"]},
+            quote.amount,
+        )
+    if balance < quote.amount:
+        raise _Failure(
+            RenewalFailReason.INSUFFICIENT_BALANCE,
+            _("Insufficient balance: %(balance)s %(currency)s, %(amount)s needed.")
+            % {"balance": balance, "currency": suborder["currency"], "amount": quote.amount},
+            quote.amount,
+        )
+    account["balance"] -= quote.amount
+    charged.add(key)
+    entry = {
+        "account_id": account["pk"],
+        "customer_id": account["customer_id"],
+        "kind": LedgerKind.DEBIT,
+        "amount": quote.amount,
+        "balance_after": account["balance"],
+        "currency": account["currency"],
+        "reason": _("Renewal of sub-order %(id)s from %(start)s")
+        % {"id": suborder["pk"], "start": timezone.localtime(renewal["period_start"]).strftime("%Y-%m-%d")},
+        "renewal": renewal,
+        "idempotency_key": key,
+        "created_at": now,
+    }
+    return quote, entry

@@ -1,0 +1,178 @@
+#!/usr/bin/env python
+"""Benchmark: N due sub-orders renewed by one renewal run on the configured database.
+
+    .venv/bin/python scripts/bench_renewal.py --n 100000          # DATABASE_URL decides the database
+    make bench-renewal BENCH_RENEWAL_N=5000
+
+It works in a throw-away database next to the configured one (``bench_<name>``
+on MariaDB, ``var/bench_renewal.sqlite3`` on SQLite), created and dropped here.
+Two sizes run in the same process: the baseline N/10 and N. Each prints
+renewals per second (median of ``--repeat`` runs) and queries per renewal; the
+ratios against the baseline show whether the cost per renewal grows with N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import sys
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsplatform.settings")
+# Production-like: no query log kept in memory while measuring.
+os.environ["DJANGO_DEBUG"] = "false"
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(40))
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+SITE = "bench-1"
+SPEC = {"cpu_type": "bench", "cpu": 2, "memory_gb": 4, "disk_gb": 40, "bandwidth_mbps": 5}
+PRICES = {"vcpu": "45", "memory": "20", "system_disk": "0.5", "bandwidth": "23"}
+PER_CUSTOMER = 20
+
+
+class QueryCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def seed(n: int, now) -> None:
+    from billing.models import BillingItemType, BillResourcesPrice, ChargeKind
+    from orders.models import CustomerAccount, ShopOrder, ShopSubOrder, SubOrderStatus
+
+    for code, price in PRICES.items():
+        item, _ = BillingItemType.objects.get_or_create(
+            code=code, defaults={"name": code, "unit": "u", "charge_kind": ChargeKind.NUMBER}
+        )
+        BillResourcesPrice.objects.get_or_create(
+            item_type=item,
+            site_id=SITE,
+            billing_cycle="month",
+            valid_from=now - timedelta(days=400),
+            defaults={"unit_price": Decimal(price)},
+        )
+    customers = [f"bench-{index:07d}" for index in range((n + PER_CUSTOMER - 1) // PER_CUSTOMER)]
+    CustomerAccount.objects.bulk_create(
+        [CustomerAccount(customer_id=c, balance=Decimal("100000000")) for c in customers], batch_size=5000
+    )
+    start = now - timedelta(days=30)
+    for offset in range(0, n, 5000):
+        order = ShopOrder.objects.create(order_no=f"BENCH-{offset}", customer_id=customers[0], status="SUCCEEDED")
+        ShopSubOrder.objects.bulk_create(
+            [
+                ShopSubOrder(
+                    order=order,
+                    customer_id=customers[index // PER_CUSTOMER],
+                    resource_type="vm",
+                    resource_id=f"vm-bench-{index}",
+                    site_id=SITE,
+                    spec=SPEC,
+                    billing_cycle="month",
+                    status=SubOrderStatus.ACTIVE,
+                    service_start=start,
+                    expire_at=now + timedelta(hours=index % 48),
+                )
+                for index in range(offset, min(n, offset + 5000))
+            ],
+            batch_size=2000,
+        )
+
+
+def reset() -> None:
+    """Undo a run so the next repeat renews the same sub-orders again."""
+    from orders.models import AccountLedgerEntry, CustomerAccount, ShopRenewalLog, ShopSubOrder, ShopSuborderRenewal
+
+    # Each renewal remembers where its sub-order's expiry was: put it back.
+    for start in ShopSuborderRenewal.objects.values_list("period_start", flat=True).distinct():
+        renewed = ShopSuborderRenewal.objects.filter(period_start=start).values("suborder_id")
+        ShopSubOrder.objects.filter(pk__in=renewed).update(expire_at=start)
+    ShopRenewalLog.objects.all().delete()
+    AccountLedgerEntry.objects.all().delete()
+    ShopSuborderRenewal.objects.all().delete()
+    CustomerAccount.objects.update(balance=Decimal("100000000"))
+
+
+def clear() -> None:
+    from billing.models import BillResourcesPrice
+    from orders.models import CustomerAccount, ShopOrder, ShopSubOrder
+
+    reset()
+    ShopSubOrder.objects.all().delete()
+    ShopOrder.objects.all().delete()
+    CustomerAccount.objects.all().delete()
+    BillResourcesPrice.objects.filter(site_id=SITE).delete()
+
+
+def measure(n: int, repeat: int, batch_size: int, now) -> dict:
+    from orders.services import renewals_run
+
+    seed(n, now)
+    rates, queries = [], []
+    for attempt in range(repeat):
+        if attempt:
+            reset()
+        counter = QueryCounter()
+        began = time.perf_counter()
+        with connection.execute_wrapper(counter):
+            report = renewals_run(now=now, window=timedelta(hours=72), batch_size=batch_size)
+        elapsed = time.perf_counter() - began
+        if report.renewed != n or report.failed:
+            raise SystemExit(f"expected {n} renewals, got {report.as_dict()}")
+        rates.append(n / elapsed)
+        queries.append(counter.count)
+    clear()
+    return {"n": n, "rate": statistics.median(rates), "queries": statistics.median(queries)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100_000, help="due sub-orders in the large run (default 100000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size; the median is printed (default 3)")
+    parser.add_argument("--batch-size", type=int, default=settings.RENEWAL_BATCH_SIZE)
+    args = parser.parse_args()
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        db["TEST"]["NAME"] = str(settings.VAR_DIR / "bench_renewal.sqlite3")
+    else:
+        db["TEST"]["NAME"] = f"bench_{db['NAME']}"
+    real_name = db["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        now = timezone.now().replace(microsecond=0)
+        name = connection.settings_dict["NAME"]
+        print(f"renewal benchmark on {connection.vendor} ({name}), batch size {args.batch_size}")
+        baseline = measure(max(args.n // 10, 1), args.repeat, args.batch_size, now)
+        large = measure(args.n, args.repeat, args.batch_size, now)
+        for row in (baseline, large):
+            print(
+                f"N={row['n']:>8}  renewals/s={row['rate']:>9.0f}  queries={row['queries']:>6}  "
+                f"queries/renewal={row['queries'] / row['n']:.4f}"
+            )
+        print(
+            f"ratio N/baseline: renewals/s x{large['rate'] / baseline['rate']:.2f}, "
+            f"queries/renewal x{(large['queries'] / large['n']) / (baseline['queries'] / baseline['n']):.2f}"
+        )
+    finally:
+        connection.creation.destroy_test_db(real_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
