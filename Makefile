@@ -26,6 +26,7 @@ messages: $(STAMP)
 run: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) setup_roles
+	$(MANAGE) setup_periodic_tasks -v0
 	$(MANAGE) ensure_admin
 	$(MANAGE) seed_demo
 	@echo "Admin: http://127.0.0.1:8000/admin/  (Ctrl-C stops web, worker and beat)"
@@ -53,16 +54,21 @@ format: $(STAMP)
 check-migrations: $(STAMP)
 	$(MANAGE) makemigrations --check --dry-run
 
-# Billing benchmark (figures in README.md): N usage samples for R resources charged for one
-# period on the configured database (DATABASE_URL). make bench-billing N=100000 R=10000
-.PHONY: bench-billing
-bench-billing: $(STAMP)
+# --- Benchmarks (scripts that print their figures; see README.md) ------------------------
+.PHONY: bench-pipeline bench-billing bench-renewal
+BENCH_N ?= 1000
+BENCH_RENEWAL_N ?= 100000
+
+## BENCH_N create_vm operations end to end, against the same number of no-op messages.
+bench-pipeline: install
+	$(MANAGE) migrate --noinput -v0
+	$(BIN)/python scripts/bench_pipeline.py --n $(BENCH_N)
+
+## N usage samples (default 1,000,000) for R resources (default 10,000) charged for one period.
+bench-billing: install
 	$(MANAGE) migrate --noinput -v0
 	$(BIN)/python scripts/bench_billing.py $(if $(N),--samples $(N)) $(if $(R),--resources $(R))
 
-# Renewal benchmark (figures in README.md): BENCH_RENEWAL_N due sub-orders (default 100000) renewed by one run on the
-# configured database (DATABASE_URL), against a baseline of N/10 in the same run.
-BENCH_RENEWAL_N ?= 100000
-.PHONY: bench-renewal
-bench-renewal: $(STAMP)
+## BENCH_RENEWAL_N due sub-orders renewed by one run, against a baseline of N/10 in the same run.
+bench-renewal: install
 	$(BIN)/python scripts/bench_renewal.py --n $(BENCH_RENEWAL_N)

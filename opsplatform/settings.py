@@ -255,3 +255,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Tasker pipeline (tasks app) ------------------------------------------------------
+# A message redelivered more often than this (its worker died each time) ends as ERROR.
+TASKER_MAX_DELIVERIES = env.int("TASKER_MAX_DELIVERIES", default=3)
+# The lost-message sweeper re-sends for rows left waiting longer than this.
+TASKER_STALE_SECONDS = env.int("TASKER_STALE_SECONDS", default=60)
+# An order message that arrives before an order expander is registered is retried this often.
+TASKER_ORDER_RETRIES = env.int("TASKER_ORDER_RETRIES", default=60)
+TASKER_ORDER_RETRY_SECONDS = env.int("TASKER_ORDER_RETRY_SECONDS", default=60)
+# kombu's filesystem transport sleeps this long when a queue is empty (its default, 1 s,
+# adds up to a second to every hop of the pipeline).
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS.setdefault(
+        "polling_interval", env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.1)
+    )

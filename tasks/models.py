@@ -66,6 +66,14 @@ class ResUserOperation(models.Model):
         verbose_name=_("created by"),
     )
     error_msg = models.TextField(_("error message"), blank=True)
+    request_key = models.CharField(
+        _("request key"),
+        max_length=128,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("Set when the operation was placed for an order: a redelivered order message finds this row."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -115,6 +123,9 @@ class CloudTask(models.Model):
         help_text=_("The unfinished task that held this task's resource lock."),
     )
     error_msg = models.TextField(_("error message"), blank=True)
+    current_group = models.PositiveSmallIntegerField(
+        _("current group"), default=0, help_text=_("The flow group whose subtasks have been sent; 0 before the first.")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
@@ -162,6 +173,11 @@ class CloudTaskSubtask(models.Model):
         verbose_name=_("coreTasker workflow task"),
     )
     deadline = models.DateTimeField(_("deadline"), null=True, blank=True)
+    timeout = models.PositiveIntegerField(_("timeout (seconds)"), default=300)
+    backoff = models.PositiveIntegerField(
+        _("retry backoff (seconds)"), default=0, help_text=_("Wait before the first automatic retry; doubles after.")
+    )
+    error_msg = models.TextField(_("latest error"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
@@ -212,3 +228,87 @@ class CloudTaskErrorLog(models.Model):
 
     def __str__(self):
         return f"error #{self.pk} task {self.task_id}: {self.error_class}"
+
+
+class CloudTaskResourceLock(models.Model):
+    """cloud_task_resource_lock: which unfinished task holds a resource.
+
+    The unique key on (resource_type, resource_id) is the lock: it is taken by an
+    INSERT, so two tasks starting at the same instant cannot both get it.
+    """
+
+    resource_type = models.CharField(_("resource type"), max_length=32)
+    resource_id = models.CharField(_("resource ID"), max_length=64)
+    task = models.OneToOneField(CloudTask, models.CASCADE, related_name="resource_lock", verbose_name=_("task"))
+    created_at = models.DateTimeField(_("locked at"), auto_now_add=True)
+
+    class Meta:
+        db_table = "cloud_task_resource_lock"
+        verbose_name = _("resource lock")
+        verbose_name_plural = _("resource locks")
+        constraints = [
+            models.UniqueConstraint(fields=["resource_type", "resource_id"], name="cloud_lock_resource_uniq"),
+        ]
+
+    def __str__(self):
+        return f"{self.resource_type}:{self.resource_id} held by task #{self.task_id}"
+
+
+class TaskAction(models.TextChoices):
+    RETRY_TASK = "retry_task", _("retry task")
+    RETRY_SUBTASK = "retry_subtask", _("retry subtask")
+    CANCEL_TASK = "cancel_task", _("cancel task")
+
+
+class CloudTaskActionLog(models.Model):
+    """cloud_task_action_log: who retried or cancelled what, and why (append-only)."""
+
+    task = models.ForeignKey(CloudTask, models.CASCADE, related_name="action_logs", verbose_name=_("task"))
+    subtask = models.ForeignKey(
+        CloudTaskSubtask, models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("subtask")
+    )
+    action = models.CharField(_("action"), max_length=16, choices=TaskAction.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+        help_text=_("Empty when the system acted."),
+    )
+    reason = models.TextField(_("reason"))
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "cloud_task_action_log"
+        ordering = ["-id"]
+        verbose_name = _("task action log")
+        verbose_name_plural = _("task action logs")
+
+    def __str__(self):
+        return f"{self.action} task #{self.task_id}"
+
+
+class MessageDelivery(models.Model):
+    """cloud_task_message_delivery: how often a redelivered message came back.
+
+    Only written when the broker marks a message as redelivered (its worker died
+    or lost its connection before acknowledging), so the normal path costs nothing.
+    """
+
+    message_id = models.CharField(_("message ID"), max_length=64, unique=True)
+    task_name = models.CharField(_("entry point"), max_length=64)
+    body = models.JSONField(_("body"), default=dict)
+    deliveries = models.PositiveIntegerField(_("deliveries"), default=1)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        db_table = "cloud_task_message_delivery"
+        verbose_name = _("message delivery")
+        verbose_name_plural = _("message deliveries")
+
+    def __str__(self):
+        return f"{self.task_name} {self.message_id} x{self.deliveries}"

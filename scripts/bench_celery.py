@@ -1,0 +1,60 @@
+"""The Celery app the pipeline benchmark's workers run (``celery -A scripts.bench_celery``).
+
+The project's app, plus: coreTasker's stand-in when the real coreTasker is
+absent, a count of every message published (one byte appended per message to
+``$BENCH_COUNT_DIR/published``), and the no-op task the baseline sends.
+"""
+
+import os
+from pathlib import Path
+
+import django
+from celery.signals import after_task_publish
+
+from opsplatform.celery import app
+
+django.setup()
+
+from tasks.tests import corestub  # noqa: E402  (needs the app registry)
+
+if not corestub.real_coretasker_present():
+    corestub.install()
+
+COUNT_DIR = Path(os.environ.get("BENCH_COUNT_DIR", "var/bench"))
+NOOP = "taskconsumer.bench_noop"
+
+
+def _tick(name: str) -> None:
+    # O_APPEND writes of one byte are atomic across processes: the file size is the count.
+    fd = os.open(COUNT_DIR / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b".")
+    finally:
+        os.close(fd)
+
+
+@after_task_publish.connect
+def count_published(sender=None, **kwargs):
+    if sender != NOOP:
+        _tick("published")
+
+
+@app.task(name=NOOP)
+def bench_noop():
+    _tick("noop_done")
+
+
+def count(name: str) -> int:
+    try:
+        return (COUNT_DIR / name).stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def reset() -> None:
+    COUNT_DIR.mkdir(parents=True, exist_ok=True)
+    for name in ("published", "noop_done"):
+        (COUNT_DIR / name).unlink(missing_ok=True)
+
+
+__all__ = ["app", "bench_noop", "count", "reset"]

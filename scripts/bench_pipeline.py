@@ -1,0 +1,136 @@
+#!/usr/bin/env python
+"""Benchmark: N create_vm operations end to end, against the same number of no-op messages.
+
+On the configured database and broker (DATABASE_URL, CELERY_BROKER_URL), with one
+Celery worker of two prefork processes serving the four queues:
+
+1. place N create_vm operations and wait until every one is DONE or ERROR,
+   counting every Celery message the pipeline published meanwhile (M);
+2. send M no-op messages through the same broker and workers and wait until
+   all ran.
+
+It prints operations per second, messages per operation, the median latency of
+one operation, and the ratio of the two times (pipeline / raw messaging).
+coreTasker is the real one when ``coretasker.services.workflow_submit`` exists,
+otherwise the tests' in-process stand-in (the output says which).
+
+Run it with no other worker on the broker: it purges the four queues first.
+Usage: ``python scripts/bench_pipeline.py --n 1000`` (``make bench-pipeline BENCH_N=1000``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsplatform.settings")
+os.environ.setdefault("DJANGO_DEBUG", "true")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000, help="create_vm operations to run (default 1000)")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds to wait per phase (default 60 + n/2)")
+    args = parser.parse_args()
+    count_dir = ROOT / "var" / "bench"
+    os.environ["BENCH_COUNT_DIR"] = str(count_dir)
+
+    import django
+
+    django.setup()
+
+    from celery import current_app
+    from django.conf import settings
+    from django.db import connection
+
+    from coretasker.models import CpuTypeTpl
+    from scripts import bench_celery  # counts this process's publishes too
+    from tasks.models import CloudTask, OperationStatus, ResUserOperation
+    from tasks.services import operation_place
+    from tasks.tests import corestub
+    from tasks.tests.worker import Worker, purge_queues, wait_for
+
+    timeout = args.timeout or 60 + args.n / 2
+    cpu = CpuTypeTpl.objects.order_by("code").first()
+    if cpu is None:
+        print("No CPU type template: run `manage.py migrate` first.", file=sys.stderr)
+        return 2
+    core = "real coreTasker" if corestub.real_coretasker_present() else "coreTasker stand-in (tasks/tests/corestub.py)"
+    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    print(f"broker:   {settings.CELERY_BROKER_URL.split('@')[-1]}   coreTasker: {core}")
+    print(f"operations: {args.n}   worker: 1 x prefork, 2 processes")
+
+    purge_queues()
+    bench_celery.reset()
+    worker = Worker(concurrency=2, app="scripts.bench_celery", log_path=count_dir / "worker.log")
+    count_dir.mkdir(parents=True, exist_ok=True)
+    worker.start()
+    try:
+        # Warm up: the worker is ready once a no-op has run.
+        current_app.send_task(bench_celery.NOOP)
+        if not wait_for(lambda: bench_celery.count("noop_done") >= 1, timeout=60, worker=worker):
+            print("the worker did not start; see var/bench/worker.log", file=sys.stderr)
+            return 1
+        bench_celery.reset()
+
+        run = uuid.uuid4().hex[:8]
+        started = time.monotonic()
+        ids = [
+            operation_place(
+                customer_id="bench",
+                task_type="create_vm",
+                resource_type="vm",
+                resource_id=f"bench-{run}-{i}",
+                site_id="bench-site",
+                params={"cpu_type": cpu.code, "cpu": 1, "memory_gb": 1, "disk_gb": 10, "bandwidth_mbps": 10},
+            ).pk
+            for i in range(args.n)
+        ]
+        final = (OperationStatus.DONE, OperationStatus.ERROR)
+
+        def all_final():
+            return ResUserOperation.objects.filter(pk__in=ids, task_status__in=final).count() == len(ids)
+
+        finished = wait_for(all_final, timeout=timeout, interval=0.5, worker=worker)
+        pipeline_seconds = time.monotonic() - started
+        if not finished:
+            print(f"timed out after {timeout:.0f} s", file=sys.stderr)
+            return 1
+        messages = bench_celery.count("published")
+        errors = ResUserOperation.objects.filter(pk__in=ids, task_status=OperationStatus.ERROR).count()
+        latencies = [
+            (task.finished_at - task.operation.created_at).total_seconds()
+            for task in CloudTask.objects.filter(operation_id__in=ids).select_related("operation")
+            if task.finished_at
+        ]
+
+        started = time.monotonic()
+        for _ in range(messages):
+            current_app.send_task(bench_celery.NOOP)
+        done = wait_for(
+            lambda: bench_celery.count("noop_done") >= messages, timeout=timeout, interval=0.2, worker=worker
+        )
+        noop_seconds = time.monotonic() - started
+        if not done:
+            print(f"no-op phase timed out after {timeout:.0f} s", file=sys.stderr)
+            return 1
+    finally:
+        worker.stop()
+
+    print(f"pipeline: {pipeline_seconds:.2f} s   {args.n / pipeline_seconds:.1f} ops/s   errors: {errors}")
+    print(f"messages: {messages} ({messages / args.n:.1f} per operation)")
+    print(f"latency:  median {statistics.median(latencies):.2f} s per operation (placed -> task DONE)")
+    print(f"no-ops:   {messages} in {noop_seconds:.2f} s   {messages / noop_seconds:.1f} msg/s")
+    print(f"ratio:    {pipeline_seconds / noop_seconds:.2f} (pipeline time / no-op time)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

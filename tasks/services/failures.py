@@ -1,0 +1,199 @@
+"""The error path: every failure is written to cloud_task_error_logs and moves rows to ERROR.
+
+A subtask that fails while its step's retry policy has attempts left goes back
+to NEW (ERROR -> NEW) and is sent again after its backoff; otherwise it, its
+task and the task's operation become ERROR, the resource lock is released, and
+the task-finished listeners hear of it after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback as tb_module
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from common.transitions import transition
+
+from .. import hooks
+from ..models import (
+    CloudTask,
+    CloudTaskErrorLog,
+    CloudTaskSubtask,
+    OperationStatus,
+    ResUserOperation,
+    SubtaskStatus,
+    TaskStatus,
+)
+from ..states import OPERATION_TRANSITIONS, SUBTASK_RUNNING, SUBTASK_TRANSITIONS, TASK_TRANSITIONS
+from .locks import lock_release
+from .messages import send_subtask
+
+logger = logging.getLogger(__name__)
+
+
+def error_log_write(
+    *,
+    task_id: int,
+    step_name: str,
+    message: str,
+    error_class: str,
+    subtask: CloudTaskSubtask | None = None,
+    traceback: str = "",
+) -> CloudTaskErrorLog:
+    """Append one error log row; the pipeline step's name leads the message."""
+    return CloudTaskErrorLog.objects.create(
+        task_id=task_id,
+        subtask=subtask,
+        step=subtask.step if subtask else None,
+        attempt=subtask.attempts if subtask else 0,
+        error_class=error_class[:128],
+        message=f"[{step_name}] {message}",
+        traceback=traceback,
+    )
+
+
+def describe(exc: BaseException) -> tuple[str, str, str]:
+    """(error class, message, traceback) of an exception being handled."""
+    text = "".join(tb_module.format_exception(type(exc), exc, exc.__traceback__))
+    return type(exc).__name__, str(exc) or type(exc).__name__, text
+
+
+def notify_on_commit(task_id: int, status: str) -> None:
+    transaction.on_commit(partial(hooks.notify_task_finished, task_id, status))
+
+
+def task_fail(
+    *,
+    task_id: int,
+    step_name: str,
+    error_class: str,
+    message: str,
+    traceback: str = "",
+    subtask_id: int | None = None,
+    blocked_by: int | None = None,
+) -> bool:
+    """Log the error and move the subtask (if any), the task and its operation to ERROR.
+
+    Returns ``True`` when this call moved the task to ERROR (a task already final
+    keeps its state; the error is still logged).
+    """
+    with transaction.atomic():
+        task = CloudTask.objects.select_for_update().get(pk=task_id)
+        subtask = CloudTaskSubtask.objects.filter(pk=subtask_id).first() if subtask_id else None
+        error_log_write(
+            task_id=task_id,
+            subtask=subtask,
+            step_name=step_name,
+            error_class=error_class,
+            message=message,
+            traceback=traceback,
+        )
+        if subtask is not None:
+            transition(
+                CloudTaskSubtask,
+                subtask.pk,
+                table=SUBTASK_TRANSITIONS,
+                to=SubtaskStatus.ERROR,
+                from_states=SUBTASK_RUNNING,
+                quiet=True,
+                error_msg=message,
+                finished_at=timezone.now(),
+            )
+        moved = transition(
+            CloudTask,
+            task.pk,
+            table=TASK_TRANSITIONS,
+            to=TaskStatus.ERROR,
+            from_states=[TaskStatus.NEW, TaskStatus.DOING],
+            quiet=True,
+            error_msg=message,
+            finished_at=timezone.now(),
+            blocked_by_id=blocked_by,
+        )
+        if moved:
+            if task.operation_id:
+                transition(
+                    ResUserOperation,
+                    task.operation_id,
+                    table=OPERATION_TRANSITIONS,
+                    field_name="task_status",
+                    to=OperationStatus.ERROR,
+                    quiet=True,
+                    error_msg=message,
+                )
+            lock_release(task_id=task.pk)
+            notify_on_commit(task.pk, TaskStatus.ERROR)
+    logger.warning("task %s failed in %s: %s: %s", task_id, step_name, error_class, message)
+    return moved
+
+
+def subtask_fail(
+    *,
+    subtask_id: int,
+    step_name: str,
+    error_class: str,
+    message: str,
+    traceback: str = "",
+    retryable: bool = True,
+) -> str:
+    """A running subtask failed: retry it per its step's policy, or give it up as ERROR.
+
+    Returns ``"retry"`` (sent again after its backoff), ``"error"`` (subtask, task
+    and operation ERROR) or ``"stale"`` (the subtask was no longer running: the
+    error is logged, nothing moves).
+    """
+    with transaction.atomic():
+        subtask = CloudTaskSubtask.objects.select_related("task").get(pk=subtask_id)
+        task = CloudTask.objects.select_for_update().get(pk=subtask.task_id)
+        subtask.refresh_from_db()
+        if subtask.status not in SUBTASK_RUNNING:
+            error_log_write(
+                task_id=task.pk,
+                subtask=subtask,
+                step_name=step_name,
+                error_class=error_class,
+                message=f"{message} (reported for a subtask already {subtask.status}; nothing changed)",
+                traceback=traceback,
+            )
+            return "stale"
+        if retryable and subtask.attempts < subtask.max_attempts and task.status == TaskStatus.DOING:
+            error_log_write(
+                task_id=task.pk,
+                subtask=subtask,
+                step_name=step_name,
+                error_class=error_class,
+                message=f"{message} (attempt {subtask.attempts} of {subtask.max_attempts}; retrying)",
+                traceback=traceback,
+            )
+            now = timezone.now()
+            transition(
+                CloudTaskSubtask,
+                subtask.pk,
+                table=SUBTASK_TRANSITIONS,
+                to=SubtaskStatus.ERROR,
+                from_states=SUBTASK_RUNNING,
+                error_msg=message,
+                finished_at=now,
+            )
+            transition(
+                CloudTaskSubtask,
+                subtask.pk,
+                table=SUBTASK_TRANSITIONS,
+                to=SubtaskStatus.NEW,
+                deadline=None,
+                progress=0,
+            )
+            send_subtask(subtask.pk, countdown=subtask.backoff * 2 ** max(subtask.attempts - 1, 0))
+            return "retry"
+        task_fail(
+            task_id=subtask.task_id,
+            subtask_id=subtask.pk,
+            step_name=step_name,
+            error_class=error_class,
+            message=message,
+            traceback=traceback,
+        )
+    return "error"

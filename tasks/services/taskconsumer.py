@@ -1,0 +1,193 @@
+"""taskconsumer: run one subtask through coreTasker.
+
+The consumer of ``queue_subtask_V3``: ``do_prepare_subtask`` ->
+``process_prepare_subtask`` -> ``process_action`` (NEW -> PREPARE) ->
+``do_subtask`` (calls :func:`coretasker.interface.submit`) -> ``deal_with_result``
+-> ``finish_subtask`` (sync: DONE, then a message to queue_taskdone_V3) or ASYNC,
+where :func:`tasks.services.taskdone.do_async_subtask` takes coreTasker's reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from common.transitions import transition
+from coretasker import interface
+
+from ..models import CloudTaskSubtask, SubtaskMode, SubtaskStatus, TaskStatus
+from ..states import SUBTASK_TRANSITIONS
+from .failures import describe, subtask_fail
+from .messages import send_subtask_done
+
+logger = logging.getLogger(__name__)
+
+
+def idempotency_key(subtask: CloudTaskSubtask) -> str:
+    """coreTasker's idempotency key of the subtask's current attempt."""
+    return f"{subtask.pk}:{subtask.attempts}"
+
+
+def do_prepare_subtask(*, subtask_id: int) -> str:
+    """Consume ``{"subtask_id": N, "type": "subtask"}``: run a NEW subtask once.
+
+    A subtask that is not NEW (a redelivered or duplicated message) is passed to
+    queue_taskdone_V3 instead of running twice. Returns what happened:
+    ``"ran"``, ``"forwarded"`` or ``"skipped"`` (its task is not DOING).
+    """
+    with transaction.atomic():  # PREPARE and the waiting state in one commit
+        subtask = process_prepare_subtask(subtask_id=subtask_id)
+        if isinstance(subtask, CloudTaskSubtask) and not _enter_waiting(subtask):
+            return "skipped"
+    if subtask is None:
+        return "skipped"
+    if subtask == "forward":
+        send_subtask_done(subtask_id)
+        return "forwarded"
+    do_subtask(subtask=subtask)
+    return "ran"
+
+
+def _enter_waiting(subtask: CloudTaskSubtask) -> bool:
+    """PREPARE -> DOING (sync: runs while we wait) or ASYNC (waits for reports)."""
+    waiting = SubtaskStatus.ASYNC if subtask.mode == SubtaskMode.ASYNC else SubtaskStatus.DOING
+    if not process_action(subtask_id=subtask.pk, to=waiting, from_states=[SubtaskStatus.PREPARE]):
+        logger.info("subtask %s left PREPARE before it ran (cancelled?)", subtask.pk)
+        return False
+    subtask.status = waiting
+    return True
+
+
+def process_prepare_subtask(*, subtask_id: int):
+    """Move a NEW subtask of a DOING task to PREPARE (one more attempt, deadline set).
+
+    Returns the prepared subtask, ``"forward"`` when the subtask was not NEW, or
+    ``None`` when its task is not DOING (cancelled or failed: queued subtasks do
+    not run).
+    """
+    subtask = CloudTaskSubtask.objects.select_related("task").filter(pk=subtask_id).first()
+    if subtask is None:
+        logger.warning("subtask %s does not exist; message dropped", subtask_id)
+        return None
+    if subtask.status != SubtaskStatus.NEW:
+        return "forward"
+    if subtask.task.status != TaskStatus.DOING:
+        logger.info("subtask %s not run: its task %s is %s", subtask_id, subtask.task_id, subtask.task.status)
+        return None
+    now = timezone.now()
+    changes = {
+        # Guarded by NEW in the same UPDATE: of two racing workers only one moves it,
+        # so the count read above cannot be raced.
+        "attempts": subtask.attempts + 1,
+        "started_at": now,
+        "finished_at": None,
+        "deadline": now + timedelta(seconds=subtask.timeout),
+        "progress": 0,
+        "error_msg": "",
+    }
+    if not process_action(subtask_id=subtask_id, to=SubtaskStatus.PREPARE, from_states=[SubtaskStatus.NEW], **changes):
+        return "forward"
+    for name, value in changes.items():
+        setattr(subtask, name, value)
+    subtask.status = SubtaskStatus.PREPARE
+    return subtask
+
+
+def process_action(*, subtask_id: int, to: str, from_states=None, **changes) -> bool:
+    """Apply one guarded status change (and field updates) to a subtask; ``True`` if it moved."""
+    return transition(
+        CloudTaskSubtask,
+        subtask_id,
+        table=SUBTASK_TRANSITIONS,
+        to=to,
+        from_states=from_states,
+        quiet=True,
+        **changes,
+    )
+
+
+def do_subtask(*, subtask: CloudTaskSubtask) -> str:
+    """Hand a prepared subtask to coreTasker and deal with its answer.
+
+    A synchronous step runs in DOING; an asynchronous one waits in ASYNC (moved
+    there before the call, so that a report arriving at once finds it waiting).
+    An exception is logged and handled by the step's retry policy.
+    """
+    if subtask.status == SubtaskStatus.PREPARE and not _enter_waiting(subtask):
+        return "skipped"
+    task = subtask.task
+    request = interface.CoreRequest(
+        action=subtask.action,
+        target_type=interface.ACTION_TARGET_TYPES[subtask.action],
+        target_obj=f"{task.resource_type}:{task.resource_id}",
+        site_id=task.site_id,
+        customer_id=task.customer_id,
+        idempotency_key=idempotency_key(subtask),
+        params=subtask.params,
+        mode=subtask.mode,
+    )
+    try:
+        answer = interface.submit(request)
+    except Exception as exc:
+        error_class, message, text = describe(exc)
+        return subtask_fail(
+            subtask_id=subtask.pk, step_name="do_subtask", error_class=error_class, message=message, traceback=text
+        )
+    return deal_with_result(subtask=subtask, answer=answer)
+
+
+def deal_with_result(*, subtask: CloudTaskSubtask, answer: interface.CoreAnswer) -> str:
+    """DONE -> :func:`finish_subtask`; ERROR -> the retry policy; ACCEPTED -> wait for reports."""
+    if answer.status == interface.AnswerStatus.DONE:
+        return "done" if finish_subtask(subtask_id=subtask.pk, answer=answer) else "stale"
+    if answer.status == interface.AnswerStatus.ERROR:
+        return subtask_fail(
+            subtask_id=subtask.pk,
+            step_name="deal_with_result",
+            error_class=f"CoreTasker:{answer.error_code or 'error'}",
+            message=answer.error_msg or answer.error_code or "coreTasker reported an error",
+        )
+    if answer.status == interface.AnswerStatus.ACCEPTED:
+        CloudTaskSubtask.objects.filter(pk=subtask.pk).update(workflow_task_id=answer.workflow_task_id)
+        return "async"
+    return subtask_fail(
+        subtask_id=subtask.pk,
+        step_name="deal_with_result",
+        error_class="UnexpectedAnswer",
+        message=f"coreTasker answered {answer.status!r}",
+    )
+
+
+def finish_subtask(
+    *,
+    subtask_id: int,
+    answer: interface.CoreAnswer | None = None,
+    result=None,
+    workflow_task_id: int | None = None,
+    notify: bool = True,
+) -> bool:
+    """Move a running subtask to DONE with its result; then tell queue_taskdone_V3 (after commit).
+
+    Returns ``False`` (and changes nothing) when the subtask was no longer DOING
+    or ASYNC: a second report, or one for a cancelled subtask.
+    """
+    changes = {"progress": 100, "finished_at": timezone.now(), "deadline": None, "result": result}
+    if answer is not None:
+        changes["result"] = answer.result
+        workflow_task_id = answer.workflow_task_id
+    if workflow_task_id:
+        changes["workflow_task_id"] = workflow_task_id
+    moved = process_action(
+        subtask_id=subtask_id,
+        to=SubtaskStatus.DONE,
+        from_states=[SubtaskStatus.DOING, SubtaskStatus.ASYNC],
+        **changes,
+    )
+    if moved and notify:
+        send_subtask_done(subtask_id)  # after the surrounding commit, or at once in autocommit
+    if not moved:
+        logger.info("subtask %s was not running; result not applied", subtask_id)
+    return moved

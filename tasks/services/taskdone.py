@@ -1,0 +1,189 @@
+"""taskdone: the entry of queue_taskdone_V3 (the notes' open question 2).
+
+Three kinds of message arrive here:
+
+- ``{"subtask_id": N, "type": "subtask"}``: a subtask finished (or a redelivered
+  subtask message was passed on): advance its task's flow;
+- ``{"type": "report", "idempotency_key": ..., "kind": ...}``: coreTasker's report
+  on an asynchronous subtask, handled by :func:`do_async_subtask`;
+- ``{"task_id": N, "type": "task"}``: the sweeper's nudge for a task left waiting.
+
+Advancing is idempotent: the next group is produced by the one caller that moves
+the task's ``current_group``; the task is finished by the one that moves it
+DOING -> DONE.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from common.transitions import transition
+
+from ..models import (
+    CloudTask,
+    CloudTaskSubtask,
+    OperationStatus,
+    ResUserOperation,
+    SubtaskStatus,
+    TaskStatus,
+)
+from ..states import OPERATION_TRANSITIONS, SUBTASK_TRANSITIONS, TASK_TRANSITIONS
+from .failures import notify_on_commit, subtask_fail
+from .locks import lock_release
+from .taskconsumer import finish_subtask
+from .taskercenter import pre_produce_subtasks
+
+logger = logging.getLogger(__name__)
+
+
+def taskdone_consume(*, body: dict) -> str:
+    """Dispatch one queue_taskdone_V3 message; returns what it did (for logs and tests)."""
+    kind = body.get("type")
+    if kind == "report":
+        return do_async_subtask(report=body)
+    if kind == "subtask":
+        task_id = CloudTaskSubtask.objects.filter(pk=body["subtask_id"]).values_list("task_id", flat=True).first()
+        if task_id is None:
+            logger.warning("taskdone: subtask %s does not exist", body["subtask_id"])
+            return "missing"
+        return task_advance(task_id=task_id)
+    if kind == "task":
+        return task_advance(task_id=int(body["task_id"]), resend=True)
+    logger.error("taskdone: message of unknown type dropped: %r", body)
+    return "unknown"
+
+
+def task_advance(*, task_id: int, resend: bool = False) -> str:
+    """Move a DOING task on: finish it when every subtask is DONE, else send the next group.
+
+    Returns ``"finished"``, ``"produced"``, ``"waiting"`` or ``"idle"`` (task not DOING).
+    """
+    rows = list(
+        CloudTaskSubtask.objects.filter(task_id=task_id).values_list(
+            "id", "group", "status", "task__status", "task__current_group", "task__operation_id"
+        )
+    )
+    if not rows or rows[0][3] != TaskStatus.DOING:
+        return "idle"
+    if all(row[2] == SubtaskStatus.DONE for row in rows):
+        return "finished" if task_finish(task_id=task_id, operation_id=rows[0][5]) else "idle"
+    with transaction.atomic():
+        sent = pre_produce_subtasks(
+            task_id=task_id, resend=resend, rows=[(pk, group, status) for pk, group, status, *_ in rows]
+        )
+    return "produced" if sent else "waiting"
+
+
+def task_finish(*, task_id: int, operation_id: int | None = None) -> bool:
+    """DOING -> DONE for the task and its operation, lock released, listeners told after commit.
+
+    Exactly one caller wins; the others get ``False``.
+    """
+    with transaction.atomic():
+        results = dict(
+            CloudTaskSubtask.objects.filter(task_id=task_id).order_by("step").values_list("action", "result")
+        )
+        moved = transition(
+            CloudTask,
+            task_id,
+            table=TASK_TRANSITIONS,
+            to=TaskStatus.DONE,
+            from_states=[TaskStatus.DOING],
+            quiet=True,
+            finished_at=timezone.now(),
+            result=results,
+        )
+        if not moved:
+            return False
+        if operation_id is None:
+            operation_id = CloudTask.objects.filter(pk=task_id).values_list("operation_id", flat=True).first()
+        if operation_id:
+            transition(
+                ResUserOperation,
+                operation_id,
+                table=OPERATION_TRANSITIONS,
+                field_name="task_status",
+                to=OperationStatus.DONE,
+                quiet=True,
+            )
+        lock_release(task_id=task_id)
+        notify_on_commit(task_id, TaskStatus.DONE)
+    return True
+
+
+def parse_key(key: str) -> tuple[int, int] | None:
+    try:
+        subtask_id, attempt = key.split(":")
+        return int(subtask_id), int(attempt)
+    except (AttributeError, ValueError):
+        return None
+
+
+def do_async_subtask(*, report: dict) -> str:
+    """Apply coreTasker's report on an asynchronous subtask.
+
+    ``progress`` moves ASYNC -> DOING and raises the visible progress (never
+    lowers it); ``done`` finishes the subtask and advances the task; ``error``
+    goes to the step's retry policy. A report for another attempt, for a subtask
+    no longer waiting, or a second final report changes nothing and is logged.
+    Returns what happened.
+    """
+    key = report.get("idempotency_key", "")
+    parsed = parse_key(key)
+    if parsed is None:
+        logger.error("report with an unreadable key %r dropped", key)
+        return "ignored"
+    subtask_id, attempt = parsed
+    row = CloudTaskSubtask.objects.filter(pk=subtask_id).values("attempts", "status", "task_id").first()
+    waiting = (SubtaskStatus.ASYNC, SubtaskStatus.DOING)
+    if row is None or row["attempts"] != attempt or row["status"] not in waiting:
+        logger.info(
+            "report %s for subtask %s (attempt %s) ignored: the subtask is %s at attempt %s",
+            report.get("kind"),
+            subtask_id,
+            attempt,
+            row and row["status"],
+            row and row["attempts"],
+        )
+        return "ignored"
+    kind = report.get("kind")
+    if kind == "progress":
+        progress = max(0, min(int(report.get("progress") or 0), 99))
+        if row["status"] == SubtaskStatus.ASYNC and transition(
+            CloudTaskSubtask,
+            subtask_id,
+            table=SUBTASK_TRANSITIONS,
+            to=SubtaskStatus.DOING,
+            from_states=[SubtaskStatus.ASYNC],
+            quiet=True,
+            progress=progress,
+        ):
+            return "progress"
+        CloudTaskSubtask.objects.filter(
+            pk=subtask_id, status=SubtaskStatus.DOING, attempts=attempt, progress__lt=progress
+        ).update(progress=progress)
+        return "progress"
+    if kind == "done":
+        with transaction.atomic():  # the subtask's DONE and the task's next move commit together
+            moved = finish_subtask(
+                subtask_id=subtask_id,
+                result=report.get("result"),
+                workflow_task_id=report.get("workflow_task_id"),
+                notify=False,  # this consumer advances the task itself, below
+            )
+            if not moved:
+                return "ignored"
+            task_advance(task_id=row["task_id"])
+        return "done"
+    if kind == "error":
+        return subtask_fail(
+            subtask_id=subtask_id,
+            step_name="do_async_subtask",
+            error_class=f"CoreTasker:{report.get('error_code') or 'error'}",
+            message=report.get("error_msg") or report.get("error_code") or "coreTasker reported an error",
+        )
+    logger.error("report of unknown kind %r for subtask %s dropped", kind, subtask_id)
+    return "ignored"
