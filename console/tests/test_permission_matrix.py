@@ -87,3 +87,18 @@ def test_renewal_log_export_matrix(client, user_in_role, role, allowed):
     assert response.status_code == (200 if allowed else 403)
     listing = client.get(reverse("admin:orders_shoprenewallog_changelist")).content.decode()
     assert ("exportlink" in listing) is allowed
+
+
+def test_retry_confirmation_shows_the_preview(client, user_in_role, make_task):
+    """The tasker's retry preview (what runs again, coreTasker's state) beside the row, before the reason."""
+    if _registered_action("tasks", "cloudtasksubtask", "retry_subtask") is None:
+        pytest.skip("the tasker's retry_subtask action is not registered yet")
+    subtask = make_task("ERROR", [("create_vm", "ERROR", 40)]).subtasks.get()
+    client.force_login(user_in_role(OPS))
+    page = client.post(
+        reverse("admin:tasks_cloudtasksubtask_changelist"),
+        {"action": "retry_subtask", "_selected_action": [subtask.pk], "index": "0"},
+    ).content.decode()
+    assert 'name="reason"' in page
+    assert "Runs again" in page and "step 1 create_vm, attempt 2" in page
+    assert "CoreTasker on the last attempt" in page and "Still working" in page

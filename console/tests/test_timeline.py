@@ -139,3 +139,21 @@ def test_chinese_pages_keep_svg_numbers_unlocalised(admin_client_logged_in, retr
         coordinates = re.findall(r'<rect x="([^"]*)" y="([^"]*)" width="([^"]*)"', page)
         assert coordinates
         assert all(re.fullmatch(r"-?\d+(\.\d+)?", value) for triple in coordinates for value in triple)
+
+
+def test_retry_buttons_for_failed_subtasks_follow_the_permission(client, user_in_role, make_task):
+    task = make_task("ERROR", [("check_spec", "DONE", 100), ("create_vm", "ERROR", 40)])
+    failed = task.subtasks.get(step=2)
+    client.force_login(user_in_role("Ops"))
+    page = client.get(timeline_url(task)).content.decode()
+    if 'value="retry_subtask"' not in page:
+        pytest.skip("the tasker's retry_subtask action is not registered yet")
+    assert page.count('class="console-subtask-actions"') == 1  # only beside the failed subtask
+    assert f'name="_selected_action" value="{failed.pk}"' in page
+    confirmation = client.post(
+        reverse("admin:tasks_cloudtasksubtask_changelist"),
+        {"action": "retry_subtask", "_selected_action": [failed.pk], "index": "0"},
+    ).content.decode()
+    assert 'name="reason"' in confirmation
+    client.force_login(user_in_role("Finance"))
+    assert "console-subtask-actions" not in client.get(timeline_url(task)).content.decode()
