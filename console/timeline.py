@@ -17,7 +17,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.errors import NotFound
-from tasks.models import CloudTask, CloudTaskErrorLog, CloudTaskSubtask, SubtaskStatus
+from tasks.models import (
+    CloudTask,
+    CloudTaskActionLog,
+    CloudTaskErrorLog,
+    CloudTaskResourceLock,
+    CloudTaskSubtask,
+    SubtaskStatus,
+)
 
 from .charts import Chart, Rect, Text, status_colour
 
@@ -56,7 +63,12 @@ def timeline_build(*, task_id: int, now: datetime | None = None) -> dict:
     errors = list(task.error_logs.order_by("created_at", "id"))
     blocking = list(CloudTask.objects.filter(blocked_by=task).only("id", "task_type", "status").order_by("id")[:20])
     lanes = [_lane(subtask, [e for e in errors if e.subtask_id == subtask.pk], now) for subtask in subtasks]
+    lock = CloudTaskResourceLock.objects.filter(resource_type=task.resource_type, resource_id=task.resource_id).first()
+    actions = list(CloudTaskActionLog.objects.filter(task=task).select_related("user").order_by("created_at", "id"))
     return {
+        "lock": lock,
+        "holds_lock": lock is not None and lock.task_id == task.pk,
+        "actions": actions,
         "task": task,
         "lanes": lanes,
         "task_errors": [e for e in errors if e.subtask_id is None],

@@ -157,3 +157,19 @@ def test_retry_buttons_for_failed_subtasks_follow_the_permission(client, user_in
     assert 'name="reason"' in confirmation
     client.force_login(user_in_role("Finance"))
     assert "console-subtask-actions" not in client.get(timeline_url(task)).content.decode()
+
+
+def test_lock_holder_and_action_log_are_shown(admin_client_logged_in, make_task, superuser):
+    from tasks.models import CloudTaskActionLog, CloudTaskResourceLock
+
+    holder = make_task("DOING")
+    waiting = make_task("ERROR")
+    CloudTaskResourceLock.objects.create(resource_type="vm", resource_id="vm-1", task=holder)
+    CloudTaskActionLog.objects.create(task=waiting, action="retry_task", user=superuser, reason="host back up")
+    holder_page = admin_client_logged_in.get(timeline_url(holder)).content.decode()
+    assert "This task holds the lock on vm:vm-1" in holder_page
+    waiting_page = admin_client_logged_in.get(timeline_url(waiting)).content.decode()
+    assert f"The lock on vm:vm-1 is held by task #{holder.pk}." in waiting_page
+    assert "host back up" in waiting_page and "root" in waiting_page
+    CloudTaskResourceLock.objects.all().delete()
+    assert "No task holds the lock on vm:vm-1." in admin_client_logged_in.get(timeline_url(holder)).content.decode()
