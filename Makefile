@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # make run is a development server: debug mode unless the environment says otherwise.
 export DJANGO_DEBUG ?= true
 
-.PHONY: run test install sysdeps messages lint format check-migrations
+.PHONY: run test install sysdeps messages lint format check-migrations browserdeps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@scripts/sysdeps.sh
@@ -25,6 +25,7 @@ messages: $(STAMP)
 ## Install, migrate, create the admin account, load demo data, start web + worker + beat.
 run: install
 	$(MANAGE) migrate --noinput
+	$(MANAGE) setup_roles
 	$(MANAGE) setup_periodic_tasks -v0
 	$(MANAGE) ensure_admin
 	$(MANAGE) seed_demo
@@ -32,8 +33,15 @@ run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 ## Install and run the whole suite.
-test: install
+test: install browserdeps
 	$(BIN)/pytest
+
+# --- Browser tests (console): Debian's Chromium, driven by Playwright for Python. ---
+# Installed with apt-get when root; never `playwright install`. Without Chromium the
+# browser tests skip with a reason, except in CI (CI=true), where they must run.
+browserdeps:
+	@scripts/browserdeps.sh
+# --- end of browser tests block ---
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

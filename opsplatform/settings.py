@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "orders",
     "demo",
     "api",
+    "console",
 ]
 
 MIDDLEWARE = [

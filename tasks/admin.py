@@ -206,6 +206,7 @@ class CloudTaskSubtaskAdmin(ActionPermissionsMixin, admin.ModelAdmin):
             description=_("Retry subtask"),
             permission="retry_subtask",
             run=lambda obj, user, reason: subtask_retry(subtask_id=obj.pk, user=user, reason=reason) and None,
+            preview=lambda obj: _retry_confirmation_preview(obj),
         ),
         confirmed_action(
             name="force_retry_subtask",
@@ -214,6 +215,7 @@ class CloudTaskSubtaskAdmin(ActionPermissionsMixin, admin.ModelAdmin):
             run=lambda obj, user, reason: (
                 subtask_retry(subtask_id=obj.pk, user=user, reason=reason, force=True) and None
             ),
+            preview=lambda obj: _retry_confirmation_preview(obj),
         ),
     ]
 
@@ -244,3 +246,21 @@ class CloudTaskErrorLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("error message"))
     def short_message(self, obj):
         return obj.message if len(obj.message) <= 120 else obj.message[:117] + "..."
+
+
+def _retry_confirmation_preview(obj) -> dict:
+    """subtask_retry_preview as the confirmation page shows it beside the row."""
+    preview = subtask_retry_preview(subtask_id=obj.pk)
+    core = preview["core"]
+    if core["still_working"] is None:
+        core_state = _("unknown (coreTasker did not answer)")
+    else:
+        core_state = core["status"] or _("nothing recorded")
+    return {
+        _("runs again"): _("step %(step)s %(action)s, attempt %(n)s")
+        % {"step": preview["step"], "action": preview["action"], "n": preview["next_attempt"]},
+        _("coreTasker on the last attempt"): core_state,
+        _("still working"): core["still_working"],
+        _("last error"): preview["latest_error"] or "-",
+        _("retry possible"): preview["blocked_reason"] or _("yes"),
+    }
