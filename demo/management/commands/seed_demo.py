@@ -6,14 +6,12 @@ Safe to run twice: rows are keyed by fixed demo identifiers and created once.
 from datetime import timedelta
 from decimal import Decimal
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from billing.demo import load_billing_demo
-from billing.models import BillingCycle, BillingItemType
-from billing.prices import price_create
+from billing.demo import demo_price, load_billing_demo
+from billing.models import BillingCycle
 from coretasker.models import CpuTypeTpl, TargetType, WorkflowStatus, WorkflowSubtask, WorkflowTask
 from orders.models import (
     OrderFailReason,
@@ -202,24 +200,15 @@ class Command(BaseCommand):
         )
 
     def _billing(self, now):
-        codes = [code for code, _price in MONTHLY_PRICES]
-        items = BillingItemType.objects.in_bulk(codes, field_name="code")
-        missing = sorted(set(codes) - set(items))
-        if missing:
-            raise CommandError(
-                _("Billing item types %(codes)s are missing: run migrate first.") % {"codes": ", ".join(missing)}
-            )
         for code, price in MONTHLY_PRICES:
             for site_id, _name in SITES:
-                if not items[code].prices.filter(site_id=site_id, billing_cycle=BillingCycle.MONTH).exists():
-                    price_create(
-                        item_code=code,
-                        site_id=site_id,
-                        billing_cycle=BillingCycle.MONTH,
-                        unit_price=Decimal(price),
-                        currency="CNY",
-                        valid_from=now - timedelta(days=365),
-                    )
+                demo_price(
+                    item_code=code,
+                    site_id=site_id,
+                    billing_cycle=BillingCycle.MONTH,
+                    unit_price=Decimal(price),
+                    valid_from=now - timedelta(days=365),
+                )
         load_billing_demo(site_id=SITES[0][0], customer_id="cust-1001", vm_ids=["vm-demo-1", "vm-demo-2"])
 
     def _subtasks(self, task, start, last_status):
