@@ -35,6 +35,7 @@ from ..models import (
 from ..states import OPERATION_TRANSITIONS, SUBTASK_RUNNING, SUBTASK_TRANSITIONS, TASK_TRANSITIONS
 from .failures import notify_on_commit
 from .locks import lock_acquire, lock_release
+from .operations import FAIL_AT
 from .taskconsumer import idempotency_key
 from .taskercenter import pre_produce_subtasks, split_task
 
@@ -148,8 +149,10 @@ def _reopen_task(task: CloudTask) -> None:
 
 
 def _reset_subtask(task: CloudTask, subtask: CloudTaskSubtask) -> None:
+    """ERROR -> NEW with a fresh retry policy; ``fail_at`` is dropped (a forced failure applies to the first run)."""
     flow = FLOWS.get(task.task_type)
     policy = flow.steps[subtask.step - 1].attempts if flow and subtask.step <= len(flow.steps) else 1
+    params = {key: value for key, value in subtask.params.items() if key != FAIL_AT}
     transition(
         CloudTaskSubtask,
         subtask.pk,
@@ -157,6 +160,7 @@ def _reset_subtask(task: CloudTask, subtask: CloudTaskSubtask) -> None:
         to=SubtaskStatus.NEW,
         from_states=[SubtaskStatus.ERROR],
         max_attempts=subtask.attempts + policy,
+        params=params,
         deadline=None,
         progress=0,
         finished_at=None,

@@ -128,6 +128,8 @@ def do_subtask(*, subtask: CloudTaskSubtask) -> str:
         idempotency_key=idempotency_key(subtask),
         params=subtask.params,
         mode=subtask.mode,
+        # A retry resumes the previous attempt's workflow from its failed step.
+        resume_key=f"{subtask.pk}:{subtask.attempts - 1}" if subtask.attempts > 1 else "",
     )
     try:
         answer = interface.submit(request)

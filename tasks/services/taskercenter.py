@@ -33,7 +33,7 @@ from ..states import OPERATION_TRANSITIONS, TASK_TRANSITIONS
 from .failures import describe, task_fail
 from .locks import lock_acquire
 from .messages import send_subtask
-from .operations import operation_create
+from .operations import FAIL_AT, fail_at_names, operation_create
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +223,10 @@ def split_task(*, task: CloudTask, fresh: bool = False) -> list[CloudTaskSubtask
 
 
 def subtask_params(*, task: CloudTask, action: str) -> dict:
-    """The parameters coreTasker's action gets: the task's, plus its resource, site and customer."""
+    """The parameters coreTasker's action gets: the task's, plus its resource, site and customer.
+
+    ``fail_at`` keeps only the names that reach this action (its own, its steps').
+    """
     params = {
         **task.params,
         "site_id": task.site_id,
@@ -232,6 +235,11 @@ def subtask_params(*, task: CloudTask, action: str) -> dict:
     }
     if action == "set_bandwidth":
         params.update(resource_type=task.resource_type, resource_id=task.resource_id)
+    if FAIL_AT in params:
+        reach = fail_at_names(task.task_type).get(action, (action,))
+        names = [name for name in params.pop(FAIL_AT) if name in reach]
+        if names:
+            params[FAIL_AT] = names
     return params
 
 
