@@ -269,8 +269,11 @@ def get_product_subtasks(*, task_id: int, resend: bool = False, rows: list | Non
     moves forward in a guarded UPDATE, so when two finishing subtasks race, only
     one of them produces the next group; ``resend`` returns the group's NEW
     subtasks even if they were produced before (the sweeper, a retry).
+    ``rows`` (``(id, group, status)`` of every subtask, read in the caller's
+    transaction) saves reading them again.
     """
-    rows = list(CloudTaskSubtask.objects.filter(task_id=task_id).values_list("id", "group", "status"))
+    if rows is None:
+        rows = list(CloudTaskSubtask.objects.filter(task_id=task_id).values_list("id", "group", "status"))
     if any(status in (SubtaskStatus.ERROR, SubtaskStatus.CANCELLED) for _, _, status in rows):
         return []
     pending = [group for _, group, status in rows if status != SubtaskStatus.DONE]
