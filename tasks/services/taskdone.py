@@ -20,19 +20,14 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from common.transitions import transition
-
 from ..models import (
     CloudTask,
     CloudTaskSubtask,
-    OperationStatus,
-    ResUserOperation,
     SubtaskStatus,
     TaskStatus,
 )
-from ..states import OPERATION_TRANSITIONS, SUBTASK_TRANSITIONS, TASK_TRANSITIONS
-from .failures import notify_on_commit, subtask_fail
-from .locks import lock_release
+from .failures import subtask_fail
+from .moves import subtask_move, task_ended, task_move
 from .taskconsumer import finish_subtask
 from .taskercenter import pre_produce_subtasks
 
@@ -100,10 +95,8 @@ def task_finish(*, task_id: int, operation_id: int | None = None, results: dict 
             results = dict(
                 CloudTaskSubtask.objects.filter(task_id=task_id).order_by("step").values_list("action", "result")
             )
-        moved = transition(
-            CloudTask,
+        moved = task_move(
             task_id,
-            table=TASK_TRANSITIONS,
             to=TaskStatus.DONE,
             from_states=[TaskStatus.DOING],
             quiet=True,
@@ -114,17 +107,7 @@ def task_finish(*, task_id: int, operation_id: int | None = None, results: dict 
             return False
         if operation_id is None:
             operation_id = CloudTask.objects.filter(pk=task_id).values_list("operation_id", flat=True).first()
-        if operation_id:
-            transition(
-                ResUserOperation,
-                operation_id,
-                table=OPERATION_TRANSITIONS,
-                field_name="task_status",
-                to=OperationStatus.DONE,
-                quiet=True,
-            )
-        lock_release(task_id=task_id)
-        notify_on_commit(task_id, TaskStatus.DONE)
+        task_ended(task_id=task_id, operation_id=operation_id, status=TaskStatus.DONE)
     return True
 
 
@@ -166,10 +149,8 @@ def do_async_subtask(*, report: dict) -> str:
     kind = report.get("kind")
     if kind == "progress":
         progress = max(0, min(int(report.get("progress") or 0), 99))
-        if row["status"] == SubtaskStatus.ASYNC and transition(
-            CloudTaskSubtask,
+        if row["status"] == SubtaskStatus.ASYNC and subtask_move(
             subtask_id,
-            table=SUBTASK_TRANSITIONS,
             to=SubtaskStatus.DOING,
             from_states=[SubtaskStatus.ASYNC],
             quiet=True,
