@@ -264,4 +264,6 @@ def workflow_submit(request: CoreRequest) -> CoreAnswer:
         return _answer_existing(existing, request.mode)
     if refusal is None and request.mode == WorkflowMode.SYNC:
         run_inline(wf.pk)
+    elif refusal is None:
+        return CoreAnswer(workflow_task_id=wf.pk, status=AnswerStatus.ACCEPTED)  # queued: no need to read it back
     return answer(WorkflowTask.objects.get(pk=wf.pk))
