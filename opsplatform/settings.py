@@ -111,6 +111,9 @@ elif _db["ENGINE"] in ("django.db.backends.mysql",):
     _db["OPTIONS"] = {"charset": "utf8mb4", **_db.get("OPTIONS", {})}
     _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# Celery workers keep their connection across messages (opsplatform/celery.py applies it):
+# opening one per message costs more than most pipeline steps. Checked before reuse.
+WORKER_DATABASE_CONN_MAX_AGE = env.int("WORKER_DATABASE_CONN_MAX_AGE", default=600)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
