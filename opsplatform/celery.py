@@ -4,8 +4,12 @@ import os
 
 from celery import Celery
 from celery.signals import worker_init
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsplatform.settings")
+
+# filesystem:// messages are renamed into place whole (see opsplatform/broker.py).
+TRANSPORT_ALIASES["filesystem"] = "opsplatform.broker:Transport"
 
 app = Celery("opsplatform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
