@@ -100,9 +100,12 @@ def reset() -> None:
     from orders.models import AccountLedgerEntry, CustomerAccount, ShopRenewalLog, ShopSubOrder, ShopSuborderRenewal
 
     # Each renewal remembers where its sub-order's expiry was: put it back.
+    # Ids are read first and updated in chunks: MariaDB runs UPDATE ... WHERE id IN
+    # (SELECT ...) as a dependent subquery, once per row, which never ends at 100,000.
     for start in ShopSuborderRenewal.objects.values_list("period_start", flat=True).distinct():
-        renewed = ShopSuborderRenewal.objects.filter(period_start=start).values("suborder_id")
-        ShopSubOrder.objects.filter(pk__in=renewed).update(expire_at=start)
+        renewed = list(ShopSuborderRenewal.objects.filter(period_start=start).values_list("suborder_id", flat=True))
+        for first in range(0, len(renewed), 5000):
+            ShopSubOrder.objects.filter(pk__in=renewed[first : first + 5000]).update(expire_at=start)
     ShopRenewalLog.objects.all().delete()
     AccountLedgerEntry.objects.all().delete()
     ShopSuborderRenewal.objects.all().delete()
