@@ -122,7 +122,9 @@ def _due(now: datetime, horizon: datetime, batch_size: int) -> list[dict]:
         next_retry_at__gt=now,
     )
     due = (
-        ShopSubOrder.objects.filter(auto_renew=True, expire_at__lte=horizon, status__in=RENEWABLE)
+        # auto_renew__in=[True], not auto_renew=True: Django writes the latter as a bare
+        # "WHERE auto_renew" on MySQL, which the (auto_renew, expire_at) index cannot seek.
+        ShopSubOrder.objects.filter(auto_renew__in=[True], expire_at__lte=horizon, status__in=RENEWABLE)
         .exclude(Exists(waiting))
         .order_by("expire_at", "pk")
     )
