@@ -107,8 +107,11 @@ def _place(report: DemoTickReport, customer_id: str, task_type: str, resource_ty
     return operation
 
 
-def _one_operation(rng: random.Random, report: DemoTickReport, cpu_type: str) -> None:
+def _one_operation(rng: random.Random, report: DemoTickReport, cpu_type: str, used: set[str]) -> None:
+    """Place one operation; ``used`` holds the VMs this tick already acted on (one operation per VM per tick)."""
     idle, own = _demo_vms()
+    idle = [vm for vm in idle if vm not in used]
+    own = [vm for vm in own if vm not in used]
     customer = rng.choice(DEMO_CUSTOMERS)
     kind = rng.choices(["create_vm", "act", "fail", "create_pipe"], weights=[3, 5, 1, 1])[0]
     if kind == "act" and not idle:
@@ -146,6 +149,7 @@ def _one_operation(rng: random.Random, report: DemoTickReport, cpu_type: str) ->
             owner, site = CloudTask.objects.filter(resource_id=vm, task_type="create_vm").values_list(
                 "customer_id", "site_id"
             )[0]
+        used.add(vm)
         params = {"site_id": site}
         if action == "set_bandwidth":
             params["bandwidth_mbps"] = rng.choice([5, 10, 20, 100])
@@ -282,8 +286,9 @@ def demo_tick(
     report = DemoTickReport()
     cpu_type = _cpu_type()
     _recover_one(rng, report, cpu_type)
+    used: set[str] = set()
     for _index in range(operations):
-        _one_operation(rng, report, cpu_type)
+        _one_operation(rng, report, cpu_type, used)
     if rng.random() < order_chance:
         _one_order(rng, report, cpu_type)
     if rng.random() < due_chance:
