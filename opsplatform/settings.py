@@ -190,6 +190,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
     for _folder in _folders.values():
         _folder.mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport, writing each message atomically (see opsplatform/broker.py).
+    CELERY_BROKER_TRANSPORT = "opsplatform.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_folders["data_folder_in"]),
         "data_folder_out": str(_folders["data_folder_out"]),

@@ -9,7 +9,6 @@ import io
 import random
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
 from demo.services import DEMO_PREFIX, MISSING_PREFIX, demo_tick
@@ -21,11 +20,6 @@ from tasks.tests.worker import Worker, purge_queues, wait_for
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        settings.CELERY_BROKER_URL.startswith("filesystem"),
-        reason="kombu's filesystem transport can hand the worker a message file its writer has not filled yet "
-        "(celery/kombu#1551), which stops the worker; this many messages need a real broker (RabbitMQ)",
-    ),
 ]
 
 FINISHED = (OperationStatus.DONE, OperationStatus.ERROR)
