@@ -7,8 +7,10 @@ the failed task, which then reaches DONE.
 
 import io
 import random
+from importlib import import_module
 
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 
 from demo.services import DEMO_PREFIX, MISSING_PREFIX, demo_tick
@@ -19,14 +21,28 @@ from tasks.tests.worker import Worker, purge_queues, wait_for
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 FINISHED = (OperationStatus.DONE, OperationStatus.ERROR)
 
 
 @pytest.fixture
-def worker(tmp_path):
+def reference_rows(transactional_db):
+    """CPU types, billing items and the simulated cloud's sites and hosts, as their migrations load them (idempotent).
+
+    An earlier transactional test's flush may have removed them.
+    """
+    for module in (
+        "coretasker.migrations.0002_cpu_types",
+        "simcloud.migrations.0002_starting_inventory",
+        "billing.migrations.0003_item_type_starting_set",
+    ):
+        import_module(module).load(apps, None)
+
+
+@pytest.fixture
+def worker(reference_rows, tmp_path):
     if not corestub.real_coretasker_present():
         corestub.install()
     purge_queues()
