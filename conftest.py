@@ -41,7 +41,11 @@ def _mysql_time_zones(django_db_setup, django_db_blocker):
 
 
 #: Data migrations whose rows tests rely on (reference data, the simulated cloud's inventory).
-DATA_MIGRATIONS = ("coretasker.migrations.0002_cpu_types", "simcloud.migrations.0002_starting_inventory")
+DATA_MIGRATIONS = (
+    "coretasker.migrations.0002_cpu_types",
+    "simcloud.migrations.0002_starting_inventory",
+    "billing.migrations.0003_item_type_starting_set",
+)
 
 
 @pytest.fixture(autouse=True)

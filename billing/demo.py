@@ -14,6 +14,20 @@ from .usage import usage_record_batch
 HOURLY_PRICES = [("traffic", "0.80"), ("bandwidth", "0.063"), ("public_ip", "0.02")]
 
 
+def demo_price(*, item_code: str, site_id: str, billing_cycle: str, unit_price: Decimal, valid_from) -> None:
+    """A CNY price of an existing item type (by code), created once: an item that has one keeps it."""
+    prices = BillResourcesPrice.objects.filter(item_type__code=item_code, site_id=site_id, billing_cycle=billing_cycle)
+    if not prices.exists():
+        price_create(
+            item_code=item_code,
+            site_id=site_id,
+            billing_cycle=billing_cycle,
+            unit_price=unit_price,
+            currency="CNY",
+            valid_from=valid_from,
+        )
+
+
 def load_billing_demo(*, site_id: str, customer_id: str, vm_ids: list[str]) -> None:
     """Hourly prices from a year ago, three metered hours for ``vm_ids``, the oldest two charged.
 
@@ -22,17 +36,13 @@ def load_billing_demo(*, site_id: str, customer_id: str, vm_ids: list[str]) -> N
     now = timezone.now()
     hour = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
     for code, price in HOURLY_PRICES:
-        if not BillResourcesPrice.objects.filter(
-            item_type__code=code, site_id=site_id, billing_cycle=BillingCycle.HOUR
-        ).exists():
-            price_create(
-                item_code=code,
-                site_id=site_id,
-                billing_cycle=BillingCycle.HOUR,
-                unit_price=Decimal(price),
-                currency="CNY",
-                valid_from=hour - timedelta(days=365),
-            )
+        demo_price(
+            item_code=code,
+            site_id=site_id,
+            billing_cycle=BillingCycle.HOUR,
+            unit_price=Decimal(price),
+            valid_from=hour - timedelta(days=365),
+        )
     samples = []
     for back in (3, 2, 1):
         start = hour - timedelta(hours=back)

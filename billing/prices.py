@@ -21,6 +21,7 @@ from common.errors import Conflict, InvalidInput, NotFound
 
 from .models import BillingCycle, BillingItemType, BillResourcesPrice, ChargeLine
 from .money import minor_units
+from .pricing import valid_at
 
 #: Digits after the decimal point a unit price may carry (the column keeps 8).
 PRICE_DECIMALS = 8
@@ -92,6 +93,21 @@ def _refuse_overlap(item: BillingItemType, site_id, billing_cycle, valid_from, v
         )
 
 
+def _insert(item, site_id, billing_cycle, price, currency, valid_from, valid_to, user) -> BillResourcesPrice:
+    """Write a price row once no price of its item, site and cycle overlaps it (item row locked by the caller)."""
+    _refuse_overlap(item, site_id, billing_cycle, valid_from, valid_to)
+    return BillResourcesPrice.objects.create(
+        item_type=item,
+        site_id=site_id,
+        billing_cycle=billing_cycle,
+        unit_price=price,
+        currency=currency,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        created_by=user,
+    )
+
+
 def price_create(
     *,
     item_code: str,
@@ -116,17 +132,7 @@ def price_create(
         raise InvalidInput(_("A price must end after it starts."), field="valid_to")
     with transaction.atomic():
         item = _lock_item(item_code)
-        _refuse_overlap(item, site_id, billing_cycle, valid_from, valid_to)
-        return BillResourcesPrice.objects.create(
-            item_type=item,
-            site_id=site_id,
-            billing_cycle=billing_cycle,
-            unit_price=price,
-            currency=currency,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            created_by=user,
-        )
+        return _insert(item, site_id, billing_cycle, price, currency, valid_from, valid_to, user)
 
 
 def price_change(
@@ -151,11 +157,7 @@ def price_change(
     with transaction.atomic():
         item = _lock_item(item_code)
         rows = BillResourcesPrice.objects.filter(item_type=item, site_id=site_id, billing_cycle=billing_cycle)
-        previous = (
-            rows.filter(valid_from__lte=effective_from)
-            .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=effective_from))
-            .first()
-        )
+        previous = rows.filter(valid_at(effective_from)).first()
         if previous is None and currency is None:
             raise InvalidInput(_("No price to change: give the currency of the first price."), field="currency")
         currency = currency or previous.currency
@@ -180,14 +182,4 @@ def price_change(
                 valid_to = previous.valid_to
             previous.valid_to = effective_from
             previous.save(update_fields=["valid_to"])
-        _refuse_overlap(item, site_id, billing_cycle, effective_from, valid_to)
-        return BillResourcesPrice.objects.create(
-            item_type=item,
-            site_id=site_id,
-            billing_cycle=billing_cycle,
-            unit_price=price,
-            currency=currency,
-            valid_from=effective_from,
-            valid_to=valid_to,
-            created_by=user,
-        )
+        return _insert(item, site_id, billing_cycle, price, currency, effective_from, valid_to, user)

@@ -57,6 +57,13 @@ def known_actions() -> frozenset[str]:
     return frozenset(ACTIONS)
 
 
+def action_steps(action: str) -> tuple[str, ...]:
+    """The names of the steps ``action`` runs as with the configured driver (its plan, in order)."""
+    from .drivers.base import get_driver
+
+    return tuple(step.name for step in get_driver().plan(action, {}))
+
+
 class AnswerStatus:
     DONE = "DONE"
     ERROR = "ERROR"
@@ -74,6 +81,11 @@ class CoreRequest:
     params: dict = field(default_factory=dict)
     mode: str = "sync"  # "sync" or "async", as the tasker flow's step says
     pri: int = 5  # 0 (lowest) .. 9 (highest)
+    #: The key of an earlier, failed request for the same action (the previous attempt of
+    #: the same tasker subtask). Its DONE steps are kept (copied with their results) and
+    #: the new workflow_task runs from the failed step, so a retry never redoes, nor trips
+    #: over, what already took effect. Ignored when that request did not end in ERROR.
+    resume_key: str = ""
 
 
 @dataclass(frozen=True)

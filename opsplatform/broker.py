@@ -1,15 +1,16 @@
-"""The development broker: kombu's filesystem transport, with messages written atomically.
+"""kombu's filesystem transport, with messages that appear whole.
 
-kombu's filesystem transport creates a message file and then writes it; a worker
-polling the folder can take the file in between, read it empty and stop with a
-JSONDecodeError (celery/kombu#1551). Here a message is written under a name the
-readers ignore and renamed into place when complete (``os.replace`` is atomic
-within one folder). Selected in settings by ``CELERY_BROKER_TRANSPORT`` when
-``CELERY_BROKER_URL`` is ``filesystem://``.
+The stock transport creates a message file under its final name and then writes
+into it, so a consumer listing the folder at that moment can take the empty or
+half-written file and fail to decode it (a JSONDecodeError that stops the worker).
+Here a message is written under a name no consumer looks for (``.part``) and then
+renamed into place; a rename within one folder is atomic, so a consumer sees
+either no message or all of it. Everything else is kombu's own transport.
+
+``opsplatform.celery`` registers this class for the ``filesystem://`` scheme.
 """
 
-from __future__ import annotations
-
+import contextlib
 import os
 import uuid
 from time import monotonic
@@ -22,15 +23,17 @@ from kombu.utils.json import dumps
 
 class Channel(filesystem.Channel):
     def _put(self, queue, payload, **kwargs):
-        """Put a message on ``queue``: complete under a ``.part`` name, then renamed to its ``.msg`` name."""
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        """Put ``payload`` onto ``queue``: write a temporary file, then rename it to its message name."""
+        name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
-        partial = f"{final}.part"  # readers take only names ending in "<queue>.msg"
+        partial = f"{final}.part"
         try:
-            with open(partial, "wb") as file:
-                file.write(str_to_bytes(dumps(payload)))
+            with open(partial, "wb") as handle:
+                handle.write(str_to_bytes(dumps(payload)))
             os.replace(partial, final)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.remove(partial)
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "common",
     # Dependencies point down this list: orders -> tasks -> coretasker, orders -> billing.
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "tasks",
     "orders",
     "demo",
+    "api",
     "console",
 ]
 
@@ -109,6 +111,9 @@ elif _db["ENGINE"] in ("django.db.backends.mysql",):
     _db["OPTIONS"] = {"charset": "utf8mb4", **_db.get("OPTIONS", {})}
     _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# Celery workers keep their connection across messages (opsplatform/celery.py applies it):
+# opening one per message costs more than most pipeline steps. Checked before reuse.
+WORKER_DATABASE_CONN_MAX_AGE = env.int("WORKER_DATABASE_CONN_MAX_AGE", default=600)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -141,25 +146,62 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-# --- REST framework -----------------------------------------------------------------
+# --- REST API (api/) ------------------------------------------------------------------
+# Token first: an anonymous request gets 401 with WWW-Authenticate: Token. Session
+# authentication serves the browsable API to people logged in to the admin.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.ClientTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "api.ordering.StableOrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.WriteRateThrottle"],
+    # Writes per client (token or user); reads are not throttled.
+    "DEFAULT_THROTTLE_RATES": {"write": env.str("API_WRITE_THROTTLE_RATE", default="120/min")},
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cloud operations platform API",
+    "DESCRIPTION": (
+        "Orders, resource operations, tasks, renewals and billing of the cloud operations platform. "
+        "Authenticate with `Authorization: Token <key>`. A customer client's token sees and changes only "
+        "its customer's rows (another customer's row answers 404); a staff/service token's rights are its "
+        "Django permissions. Every error answers with the `Error` body."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Several tables have a "status" (or "billing_cycle", "fail_reason") of their own: name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "OperationStatusEnum": "tasks.models.OperationStatus",
+        "TaskStatusEnum": "tasks.models.TaskStatus",
+        "SubtaskStatusEnum": "tasks.models.SubtaskStatus",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "SubOrderStatusEnum": "orders.models.SubOrderStatus",
+        "RenewalStatusEnum": "orders.models.RenewalStatus",
+        "OrderFailReasonEnum": "orders.models.OrderFailReason",
+        "RenewalFailReasonEnum": "orders.models.RenewalFailReason",
+        "PriceBillingCycleEnum": "billing.models.BillingCycle",
+        "OrderBillingCycleEnum": [("month", "month"), ("year", "year")],
+    },
+    # Swagger UI from the drf-spectacular-sidecar package's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery -------------------------------------------------------------------------
@@ -190,8 +232,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
     for _folder in _folders.values():
         _folder.mkdir(parents=True, exist_ok=True)
-    # kombu's filesystem transport, writing each message atomically (see opsplatform/broker.py).
-    CELERY_BROKER_TRANSPORT = "opsplatform.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_folders["data_folder_in"]),
         "data_folder_out": str(_folders["data_folder_out"]),

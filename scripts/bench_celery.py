@@ -1,7 +1,7 @@
 """The Celery app the pipeline benchmark's workers run (``celery -A scripts.bench_celery``).
 
 The project's app, plus: coreTasker's stand-in when the real coreTasker is
-absent, a count of every message published (one byte appended per message to
+absent or ``BENCH_CORE_STAND_IN`` is set, a count of every message published (one byte appended per message to
 ``$BENCH_COUNT_DIR/published``), and the no-op task the baseline sends.
 """
 
@@ -17,7 +17,7 @@ django.setup()
 
 from tasks.tests import corestub  # noqa: E402  (needs the app registry)
 
-if not corestub.real_coretasker_present():
+if os.environ.get("BENCH_CORE_STAND_IN") or not corestub.real_coretasker_present():
     corestub.install()
 
 COUNT_DIR = Path(os.environ.get("BENCH_COUNT_DIR", "var/bench"))

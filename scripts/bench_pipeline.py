@@ -11,8 +11,10 @@ Celery worker of two prefork processes serving the four queues:
 
 It prints operations per second, messages per operation, the median latency of
 one operation, and the ratio of the two times (pipeline / raw messaging).
-coreTasker is the real one when ``coretasker.services.workflow_submit`` exists,
-otherwise the tests' in-process stand-in (the output says which).
+coreTasker is the real one with the simulated cloud answering at once
+(``SIMCLOUD_ACTION_SECONDS=0`` unless set; a site ``bench-site`` with one host
+big enough for any N is added to the simulated inventory); ``--stand-in`` uses
+the tests' in-process stand-in instead. The output says which ran.
 
 Run it with no other worker on the broker: it purges the four queues first.
 Usage: ``python scripts/bench_pipeline.py --n 1000`` (``make bench-pipeline BENCH_N=1000``).
@@ -34,13 +36,30 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsplatform.settings")
 os.environ.setdefault("DJANGO_DEBUG", "true")
 
 
+def bench_site() -> None:
+    """A simulated site whose one host has room for any N (the starting inventory is small)."""
+    from simcloud.models import SimHost, SimSite
+
+    site, _ = SimSite.objects.get_or_create(site_id="bench-site", defaults={"name": "Benchmark site (simulation)"})
+    SimHost.objects.update_or_create(
+        hostname="sim-bench-h01",
+        defaults={"site": site, "cpu_total": 10**9, "memory_gb_total": 10**9, "enabled": True},
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="create_vm operations to run (default 1000)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait per phase (default 60 + n/2)")
+    parser.add_argument(
+        "--stand-in", action="store_true", help="use the tests' coreTasker stand-in instead of the real coreTasker"
+    )
     args = parser.parse_args()
     count_dir = ROOT / "var" / "bench"
     os.environ["BENCH_COUNT_DIR"] = str(count_dir)
+    os.environ.setdefault("SIMCLOUD_ACTION_SECONDS", "0")  # the benchmark measures the pipeline, not sleeps
+    if args.stand_in:
+        os.environ["BENCH_CORE_STAND_IN"] = "1"  # read by scripts.bench_celery in the worker
 
     import django
 
@@ -62,7 +81,13 @@ def main() -> int:
     if cpu is None:
         print("No CPU type template: run `manage.py migrate` first.", file=sys.stderr)
         return 2
-    core = "real coreTasker" if corestub.real_coretasker_present() else "coreTasker stand-in (tasks/tests/corestub.py)"
+    if args.stand_in or not corestub.real_coretasker_present():
+        corestub.install()  # this process answers lookups the same way as the worker
+        core = "coreTasker stand-in (tasks/tests/corestub.py)"
+    else:
+        bench_site()
+        seconds = settings.SIMCLOUD_ACTION_SECONDS
+        core = f"real coreTasker, driver {settings.CORETASKER_DRIVER}, SIMCLOUD_ACTION_SECONDS={seconds}"
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
     print(f"broker:   {settings.CELERY_BROKER_URL.split('@')[-1]}   coreTasker: {core}")
     print(f"operations: {args.n}   worker: 1 x prefork, 2 processes")

@@ -1,29 +1,50 @@
-"""The development broker writes each message whole before a worker can see it."""
+"""The filesystem broker publishes whole messages only."""
 
 import os
 
+import pytest
 from kombu import Connection
+from kombu.exceptions import ChannelError
 
-from opsplatform import broker
+from opsplatform.broker import Transport
 
 
-def test_a_message_appears_only_complete_and_reads_back(tmp_path, monkeypatch):
-    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "store_processed": False}
-    seen_at_rename = []
-    real_replace = os.replace
+@pytest.fixture
+def connection(tmp_path):
+    folder = tmp_path / "queue"
+    folder.mkdir()
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "control_folder": str(tmp_path)}
+    with Connection("filesystem://", transport_options=options) as conn:
+        yield conn, folder
 
-    def replace(source, target):
-        seen_at_rename.append(sorted(os.listdir(tmp_path)))
-        with open(source, "rb") as file:
-            assert file.read()  # complete before it gets its readable name
-        return real_replace(source, target)
 
-    monkeypatch.setattr(broker.os, "replace", replace)
-    with Connection("filesystem://", transport=broker.Transport, transport_options=options) as conn:
-        channel = conn.default_channel
-        channel._put("q1", {"body": "hello"})
-        assert len(seen_at_rename) == 1
-        assert not [name for name in seen_at_rename[0] if name.endswith(".msg")]  # readers ignore the partial
-        assert [name for name in os.listdir(tmp_path) if name.endswith("q1.msg")]
-        assert channel._get("q1") == {"body": "hello"}
-        assert os.listdir(tmp_path) == []
+def test_the_filesystem_scheme_uses_the_atomic_transport(connection):
+    import opsplatform.celery  # noqa: F401  (registers the alias)
+
+    conn, _ = connection
+    assert isinstance(conn.transport, Transport)
+
+
+def test_a_message_round_trips_and_leaves_no_partial_file(connection):
+    conn, folder = connection
+    queue = conn.SimpleQueue("q1")
+    queue.put({"operation_id": 7, "type": "operation"})
+    assert [name.endswith(".q1.msg") for name in os.listdir(folder)] == [True]
+    message = queue.get(timeout=1)
+    assert message.payload == {"operation_id": 7, "type": "operation"}
+    message.ack()
+    assert os.listdir(folder) == []
+    queue.close()
+
+
+def test_a_failed_write_leaves_nothing_a_consumer_could_take(connection, monkeypatch):
+    conn, folder = connection
+    channel = conn.default_channel
+
+    def refuse(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(ChannelError):
+        channel._put("q2", {"n": 1})
+    assert os.listdir(folder) == []

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import decimal
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Sum
 from django.db.models.functions import TruncHour, TruncMonth, TruncYear
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,7 +23,7 @@ from ..models import (
     UsageSample,
 )
 from ..money import round_money
-from ..pricing import CurrencyMismatch, NoValidPrice
+from ..pricing import CurrencyMismatch, NoValidPrice, line_exact, valid_at
 
 #: Memory MySQL/MariaDB may use for the GROUP BY of one run (see ``room_to_group``).
 GROUP_BY_MEMORY_MB = getattr(settings, "BILLING_GROUP_BY_MEMORY_MB", 256)
@@ -55,9 +54,7 @@ TRUNC = {BillingCycle.HOUR: TruncHour, BillingCycle.MONTH: TruncMonth, BillingCy
 
 
 def prices_at(billing_cycle: str, at: datetime) -> dict[tuple[int, str], BillResourcesPrice]:
-    rows = BillResourcesPrice.objects.filter(billing_cycle=billing_cycle, valid_from__lte=at).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=at)
-    )
+    rows = BillResourcesPrice.objects.filter(valid_at(at), billing_cycle=billing_cycle)
     return {(row.item_type_id, row.site_id): row for row in rows}
 
 
@@ -116,18 +113,21 @@ class Pricer:
         self.missing: set[tuple[str, str]] = set()
         self.mismatch: set[tuple[str, str]] = set()
 
-    def line(self, key, quantity, price, *, usage_start, usage_end, kind) -> tuple | None:
-        """The line's values in ``LINE_COLUMNS`` order; ``None`` (and noted) when it cannot be priced."""
+    def line(self, key, quantity, prices, *, usage_start, usage_end, kind) -> tuple | None:
+        """The line's values in ``LINE_COLUMNS`` order, priced from ``prices`` (:func:`prices_at`).
+
+        ``None`` (and noted) when it cannot be priced.
+        """
         customer_id, site_id, resource_type, resource_id, item_type_id = key
         code = self.items[item_type_id].code
+        price = prices.get((item_type_id, site_id))
         if price is None:
             self.missing.add((code, site_id))
             return None
         if price.currency != self.currency:
             self.mismatch.add((code, price.currency))
             return None
-        with decimal.localcontext(prec=60):
-            exact = quantity * price.unit_price
+        exact = line_exact(quantity, price.unit_price)
         return (
             self.billing_cycle,
             self.period_start,
@@ -175,7 +175,7 @@ def normal_lines(pricer: Pricer) -> list[tuple]:
         line = pricer.line(
             tuple(key),
             quantity_of(kind, total, peak, count),
-            prices.get((key[4], key[1])),
+            prices,
             usage_start=pricer.period_start,
             usage_end=pricer.period_end,
             kind=ChargeLineKind.NORMAL,
@@ -241,7 +241,7 @@ def adjustment_lines(pricer: Pricer, run: ChargePeriod) -> list[tuple]:
             line = pricer.line(
                 key,
                 difference,
-                prices.get((key[4], key[1])),
+                prices,
                 usage_start=period.period_start,
                 usage_end=period.period_end,
                 kind=ChargeLineKind.ADJUSTMENT,

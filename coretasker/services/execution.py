@@ -105,8 +105,10 @@ def _lock(workflow_task_id: int) -> WorkflowTask:
     return WorkflowTask.objects.select_for_update().get(pk=workflow_task_id)
 
 
-def _finish_done(wf: WorkflowTask) -> None:
-    result = merged_result(wf.pk)
+def _finish_done(wf: WorkflowTask, result: dict | None = None, **changes) -> None:
+    """DOING -> DONE with the merged result (read here unless given), plus ``changes``, in one UPDATE."""
+    if result is None:
+        result = merged_result(wf.pk)
     transition(
         WorkflowTask,
         wf.pk,
@@ -116,27 +118,40 @@ def _finish_done(wf: WorkflowTask) -> None:
         result=result,
         progress=100,
         is_valid=True,
+        **changes,
     )
     _report(wf, "done", progress=100, result=result)
 
 
-def _queue_next_group(wf: WorkflowTask) -> None:
-    """Queue every NEW, not yet queued subtask of the next group (call with the workflow row locked)."""
-    pending = pending_group(wf.pk)
+def _queue_next_group(wf: WorkflowTask, pending=None, **changes) -> None:
+    """Queue every NEW, not yet queued subtask of the next group (call with the workflow row locked).
+
+    ``pending`` (from :func:`pending_group`, as ``(group, [(id, status, celery_task_id)])``)
+    may be passed by a caller that just read the plan; ``changes`` go into the
+    same UPDATE of the workflow row as its ``step``.
+    """
     if pending is None:
-        _finish_done(wf)
-        return
+        found = pending_group(wf.pk)
+        if found is None:
+            _finish_done(wf, **changes)
+            return
+        pending = (found[0], [(st.pk, st.status, st.celery_task_id) for st in found[1]])
     group, subtasks = pending
-    WorkflowTask.objects.filter(pk=wf.pk).update(step=group)
-    for subtask in subtasks:
+    if group != wf.step:
+        changes["step"] = group
+    if changes:
+        WorkflowTask.objects.filter(pk=wf.pk).update(**changes)
+    for pk, status, claimed_by in subtasks:
+        if status != S.NEW or claimed_by:
+            continue
         celery_task_id = str(uuid.uuid4())
         # Claiming by writing the Celery id in a guarded UPDATE: a redelivered start
         # message finds it claimed and does not queue the subtask twice.
-        claimed = WorkflowSubtask.objects.filter(pk=subtask.pk, status=S.NEW, celery_task_id="").update(
+        claimed = WorkflowSubtask.objects.filter(pk=pk, status=S.NEW, celery_task_id="").update(
             celery_task_id=celery_task_id
         )
         if claimed:
-            _send_run_subtask(subtask.pk, celery_task_id, wf.pri)
+            _send_run_subtask(pk, celery_task_id, wf.pri)
 
 
 def workflow_start(*, workflow_task_id: int) -> None:
@@ -203,7 +218,8 @@ def subtask_run(*, subtask_id: int, inline: bool = False) -> bool | None:
             WorkflowSubtask, subtask.pk, table=WORKFLOW_SUBTASK, to=S.DOING, from_states=[S.NEW], quiet=True
         ):
             return None
-        WorkflowTask.objects.filter(pk=wf.pk).update(step=subtask.group_id)
+        if wf.step != subtask.group_id:
+            WorkflowTask.objects.filter(pk=wf.pk).update(step=subtask.group_id)
     inputs = (subtask.result_key.result or {}) if subtask.result_key_id else {}
     step = PlanStep(name=subtask.params.get("step", wf.task_type), group=subtask.group_id, agent=subtask.agent)
     context = StepContext(action=wf.task_type, params=wf.params, inputs=inputs, restart=wf.restart)
@@ -224,20 +240,33 @@ def _record_success(subtask: WorkflowSubtask, result: dict, *, inline: bool) -> 
     with transaction.atomic():
         wf = _lock(subtask.parent_id)
         transition(WorkflowSubtask, subtask.pk, table=WORKFLOW_SUBTASK, to=S.DONE, from_states=[S.DOING], result=result)
-        statuses = list(WorkflowSubtask.objects.filter(parent_id=wf.pk).values_list("group_id", "status"))
-        done = sum(1 for _, status in statuses if status == S.DONE)
-        progress = done * 100 // len(statuses)
+        # The whole plan in one read: progress, the merged result or the next group come from it.
+        plan = list(
+            WorkflowSubtask.objects.filter(parent_id=wf.pk)
+            .order_by("group_id", "step")
+            .values_list("pk", "group_id", "status", "celery_task_id", "result", "step")
+        )
+        done = sum(1 for row in plan if row[2] == S.DONE)
+        progress = done * 100 // len(plan)
         run_dev = (result or {}).get("device") or wf.run_dev or socket.gethostname()
-        WorkflowTask.objects.filter(pk=wf.pk).update(progress=max(progress, wf.progress), run_dev=run_dev[:128])
-        if wf.status != S.DOING:
+        changes = {"progress": max(progress, wf.progress), "run_dev": run_dev[:128]}
+        if wf.status == S.DOING and done == len(plan):
+            merged: dict = {}
+            for row in sorted(plan, key=lambda row: row[5]):  # in step order, as merged_result
+                merged.update(row[4] or {})
+            _finish_done(wf, result=merged, run_dev=changes["run_dev"])
             return
-        if done == len(statuses):
-            _finish_done(wf)
+        group_open = any(row[1] == subtask.group_id and row[2] != S.DONE for row in plan)
+        if wf.status != S.DOING or inline or group_open:
+            WorkflowTask.objects.filter(pk=wf.pk).update(**changes)
+            if wf.status == S.DOING:
+                _report(wf, "progress", progress=progress)
             return
         _report(wf, "progress", progress=progress)
-        group_open = any(g == subtask.group_id and status != S.DONE for g, status in statuses)
-        if not inline and not group_open:
-            _queue_next_group(wf)
+        next_group = min(row[1] for row in plan if row[2] != S.DONE)
+        _queue_next_group(
+            wf, (next_group, [(row[0], row[2], row[3]) for row in plan if row[1] == next_group]), **changes
+        )
 
 
 def _record_failure(subtask: WorkflowSubtask, step: PlanStep, refusal: DriverRefusal) -> None:

@@ -114,7 +114,37 @@ def _current_celery_task_id() -> str:
     return (getattr(request, "id", None) or "") if current_task else ""
 
 
-def _create(request: CoreRequest, params: dict, plan: list[PlanStep], refusal: DriverRefusal | None) -> WorkflowTask:
+def _resumed_steps(request: CoreRequest, plan: list[PlanStep]) -> tuple[WorkflowTask | None, dict[int, dict]]:
+    """The failed workflow ``request.resume_key`` names, and its DONE steps' results by step number.
+
+    Only an ERROR workflow of the same action whose plan has the same steps is
+    resumed; anything else (still running, unknown, another plan) gives ``(None, {})``.
+    """
+    if not request.resume_key:
+        return None, {}
+    previous = WorkflowTask.objects.filter(
+        idempotency_key=request.resume_key, task_type=request.action, status=S.ERROR
+    ).first()
+    if previous is None:
+        return None, {}
+    names = {number: step.name for number, step in enumerate(plan, start=1)}
+    done = {
+        step: result
+        for step, params, result in WorkflowSubtask.objects.filter(parent=previous, status=S.DONE).values_list(
+            "step", "params", "result"
+        )
+        if names.get(step) == (params or {}).get("step")
+    }
+    return previous, done
+
+
+def _create(
+    request: CoreRequest,
+    params: dict,
+    plan: list[PlanStep],
+    refusal: DriverRefusal | None,
+    resumed: tuple[WorkflowTask | None, dict[int, dict]] = (None, {}),
+) -> WorkflowTask:
     driver = get_driver()
     asynchronous = request.mode == WorkflowMode.ASYNC
     target_type = ACTION_TARGET_TYPES[request.action]
@@ -136,11 +166,18 @@ def _create(request: CoreRequest, params: dict, plan: list[PlanStep], refusal: D
             "mode": request.mode,
             "driver": driver.name,
             "key": request.idempotency_key,
-        },
+        }
+        + (
+            "\n"
+            + _("resumes workflow task #%(id)s (%(key)s), keeping its %(n)s finished step(s)")
+            % {"id": resumed[0].pk, "key": resumed[0].idempotency_key, "n": len(resumed[1])}
+            if resumed[0] is not None
+            else ""
+        ),
         params=params,
         status=S.NEW,
         step=plan[0].group if plan else 0,
-        progress=0,
+        progress=len(resumed[1]) * 100 // len(plan) if plan and resumed[1] else 0,
         pri=request.pri,
         queue=settings.QUEUE_CORETASKER if asynchronous else "",
         site_id=request.site_id or params.get("site_id", ""),
@@ -150,11 +187,13 @@ def _create(request: CoreRequest, params: dict, plan: list[PlanStep], refusal: D
         mode=request.mode,
         is_valid=True,
     )
-    _create_plan(wf, plan)
+    _create_plan(wf, plan, resumed[1])
     return wf
 
 
-def _create_plan(wf: WorkflowTask, plan: list[PlanStep]) -> None:
+def _create_plan(wf: WorkflowTask, plan: list[PlanStep], done: dict[int, dict] | None = None) -> None:
+    """One workflow_subtask per plan step; steps in ``done`` (resumed) are created DONE with their result."""
+    done = done or {}
     by_name: dict[str, WorkflowSubtask] = {}
     last_group = max((step.group for step in plan), default=0)
     previous = None
@@ -162,7 +201,8 @@ def _create_plan(wf: WorkflowTask, plan: list[PlanStep]) -> None:
         subtask = WorkflowSubtask.objects.create(
             parent=wf,
             step=number,
-            status=S.NEW,
+            status=S.DONE if number in done else S.NEW,
+            result=done.get(number),
             agent=step.agent,
             params={"step": step.name, **wf.params},
             group_id=step.group,
@@ -192,14 +232,16 @@ def workflow_submit(request: CoreRequest) -> CoreAnswer:
     params = effective_params(request)
     driver = get_driver()
     plan = driver.plan(request.action, params)
+    resumed = _resumed_steps(request, plan)
     refusal = None
     try:
-        driver.validate(request.action, params)
+        if not resumed[1]:  # steps already taken effect: the cloud would refuse the whole action again
+            driver.validate(request.action, params)
     except DriverRefusal as exc:
         refusal = exc
     try:
         with transaction.atomic():
-            wf = _create(request, params, plan, refusal)
+            wf = _create(request, params, plan, refusal, resumed)
             if refusal is not None:
                 error = {"code": refusal.code, "message": refusal.message, "step": 0, "step_name": "validate"}
                 transition(
@@ -222,4 +264,6 @@ def workflow_submit(request: CoreRequest) -> CoreAnswer:
         return _answer_existing(existing, request.mode)
     if refusal is None and request.mode == WorkflowMode.SYNC:
         run_inline(wf.pk)
+    elif refusal is None:
+        return CoreAnswer(workflow_task_id=wf.pk, status=AnswerStatus.ACCEPTED)  # queued: no need to read it back
     return answer(WorkflowTask.objects.get(pk=wf.pk))

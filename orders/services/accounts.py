@@ -65,14 +65,15 @@ def account_credit(
         raise InvalidInput(_("A reason is required."), field="reason")
     if not idempotency_key:
         raise InvalidInput(_("An idempotency key is required."), field="idempotency_key")
-    currency = (currency or "").upper()
-    _checked_amount(amount, currency)
-    with transaction.atomic():
-        account = _locked_account(customer_id, currency)
-        existing = AccountLedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _same_request(existing, customer_id=customer_id, kind=LedgerKind.CREDIT, amount=amount)
-        return _write(account, LedgerKind.CREDIT, amount, reason=reason.strip(), key=idempotency_key, user=user)
+    return _post(
+        LedgerKind.CREDIT,
+        customer_id=customer_id,
+        amount=amount,
+        currency=(currency or "").upper(),
+        reason=reason.strip(),
+        key=idempotency_key,
+        user=user,
+    )
 
 
 def account_debit(
@@ -92,27 +93,41 @@ def account_debit(
     renewal), under the account's row lock. Raises :class:`InsufficientBalance`
     and changes nothing when the balance does not cover the amount.
     """
+    return _post(
+        LedgerKind.DEBIT,
+        customer_id=customer_id,
+        amount=amount,
+        currency=currency,
+        reason=reason,
+        key=idempotency_key,
+        user=user,
+        order_id=order_id,
+        renewal_id=renewal_id,
+    )
+
+
+def insufficient_balance_message(*, balance: Decimal, currency: str, amount: Decimal) -> str:
+    """Why a debit of ``amount`` was refused: the one wording, for a single debit and the renewal run alike."""
+    return _("Insufficient balance: %(balance)s %(currency)s, %(amount)s needed.") % {
+        "balance": balance,
+        "currency": currency,
+        "amount": amount,
+    }
+
+
+def _post(kind: str, *, customer_id, amount, currency, reason, key, user, **refs) -> AccountLedgerEntry:
+    """Move the balance by one ledger entry, once per key, under the account's row lock."""
     _checked_amount(amount, currency)
     with transaction.atomic():
         account = _locked_account(customer_id, currency)
-        existing = AccountLedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+        existing = AccountLedgerEntry.objects.filter(idempotency_key=key).first()
         if existing is not None:
-            return _same_request(existing, customer_id=customer_id, kind=LedgerKind.DEBIT, amount=amount)
-        if account.balance < amount:
+            return _same_request(existing, customer_id=customer_id, kind=kind, amount=amount)
+        if kind == LedgerKind.DEBIT and account.balance < amount:
             raise InsufficientBalance(
-                _("Insufficient balance: %(balance)s %(currency)s, %(amount)s needed.")
-                % {"balance": account.balance, "currency": currency, "amount": amount}
+                insufficient_balance_message(balance=account.balance, currency=currency, amount=amount)
             )
-        return _write(
-            account,
-            LedgerKind.DEBIT,
-            amount,
-            reason=reason,
-            key=idempotency_key,
-            user=user,
-            order_id=order_id,
-            renewal_id=renewal_id,
-        )
+        return _write(account, kind, amount, reason=reason, key=key, user=user, **refs)
 
 
 def _same_request(entry: AccountLedgerEntry, *, customer_id: str, kind: str, amount: Decimal) -> AccountLedgerEntry:

@@ -23,6 +23,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing.pricing import PriceBook
 from common.errors import DomainError
 
 from ..models import (
@@ -39,8 +40,8 @@ from ..models import (
 )
 from ..periods import anchor_day_of, period_end
 from ..states import RENEWAL_TRANSITIONS, SUBORDER_TRANSITIONS
+from .accounts import insufficient_balance_message
 from .operations import place_suspend_operation
-from .pricebook import PriceBook
 from .renewal_batch import SUBORDER_FIELDS, Batch
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,9 @@ def _due(now: datetime, horizon: datetime, batch_size: int) -> list[dict]:
         next_retry_at__gt=now,
     )
     due = (
-        ShopSubOrder.objects.filter(auto_renew=True, expire_at__lte=horizon, status__in=RENEWABLE)
+        # auto_renew__in=[True], not auto_renew=True: Django writes the latter as a bare
+        # "WHERE auto_renew" on MySQL, which the (auto_renew, expire_at) index cannot seek.
+        ShopSubOrder.objects.filter(auto_renew__in=[True], expire_at__lte=horizon, status__in=RENEWABLE)
         .exclude(Exists(waiting))
         .order_by("expire_at", "pk")
     )
@@ -266,31 +269,19 @@ def _renew_one(suborder, batch: Batch, existing, book, accounts, key, charged, g
             next_retry_at=retry_at(now=now, attempts=renewal["attempts"], grace_end=grace_end),
             applied_at=None,
         )
+        why = {"reason": failure.detail, "fail_reason": failure.reason}
         batch.log(
             suborder,
             renewal,
             action=RenewalLogAction.ATTEMPT,
             outcome=RenewalLogOutcome.FAILED,
-            reason=failure.detail,
-            fail_reason=failure.reason,
             amount=failure.amount,
+            **why,
         )
         report.failed += 1
         if suborder["status"] == SubOrderStatus.ACTIVE and now >= grace_end:
-            SUBORDER_TRANSITIONS.check(
-                suborder["status"], SubOrderStatus.SUSPENDED, label="sub-order", pk=suborder["pk"]
-            )
-            suborder["status"] = SubOrderStatus.SUSPENDED
             batch.suborders.append(suborder)
-            batch.suspended.append(suborder)
-            batch.log(
-                suborder,
-                renewal,
-                action=RenewalLogAction.SUSPEND,
-                outcome=RenewalLogOutcome.SUCCEEDED,
-                reason=failure.detail,
-                fail_reason=failure.reason,
-            )
+            _switch(batch, suborder, renewal, to=SubOrderStatus.SUSPENDED, action=RenewalLogAction.SUSPEND, **why)
         return
     renewal.update(
         status=RenewalStatus.SUCCEEDED,
@@ -310,18 +301,21 @@ def _renew_one(suborder, batch: Batch, existing, book, accounts, key, charged, g
     )
     suborder["expire_at"] = renewal["period_end"]
     if suborder["status"] == SubOrderStatus.SUSPENDED:
-        SUBORDER_TRANSITIONS.check(suborder["status"], SubOrderStatus.ACTIVE, label="sub-order", pk=suborder["pk"])
-        suborder["status"] = SubOrderStatus.ACTIVE
-        batch.resumed.append(suborder)
-        batch.log(
-            suborder, renewal, action=RenewalLogAction.RESUME, outcome=RenewalLogOutcome.SUCCEEDED, reason=_("renewed")
-        )
+        _switch(batch, suborder, renewal, to=SubOrderStatus.ACTIVE, action=RenewalLogAction.RESUME, reason=_("renewed"))
     batch.suborders.append(suborder)
     if entry is not None:
         account = accounts[suborder["customer_id"]]
         batch.accounts[account["pk"]] = account
     report.renewed += 1
     report.amount[suborder["currency"]] = report.amount.get(suborder["currency"], 0) + quote.amount
+
+
+def _switch(batch: Batch, suborder: dict, renewal: dict, *, to: str, action: str, **why) -> None:
+    """Suspend or resume a loaded sub-order (guarded), queue its stop or start operation, and log it."""
+    SUBORDER_TRANSITIONS.check(suborder["status"], to, label="sub-order", pk=suborder["pk"])
+    suborder["status"] = to
+    (batch.suspended if to == SubOrderStatus.SUSPENDED else batch.resumed).append(suborder)
+    batch.log(suborder, renewal, action=action, outcome=RenewalLogOutcome.SUCCEEDED, **why)
 
 
 def _charge(suborder, renewal, book, accounts, key, charged, now):
@@ -357,8 +351,7 @@ def _charge(suborder, renewal, book, accounts, key, charged, now):
     if balance < quote.amount:
         raise _Failure(
             RenewalFailReason.INSUFFICIENT_BALANCE,
-            _("Insufficient balance: %(balance)s %(currency)s, %(amount)s needed.")
-            % {"balance": balance, "currency": suborder["currency"], "amount": quote.amount},
+            insufficient_balance_message(balance=balance, currency=suborder["currency"], amount=quote.amount),
             quote.amount,
         )
     account["balance"] -= quote.amount

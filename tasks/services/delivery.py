@@ -15,11 +15,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from common.transitions import transition
-
 from ..models import CloudTask, CloudTaskSubtask, MessageDelivery
-from ..states import OPERATION_TRANSITIONS
 from .failures import task_fail
+from .moves import operation_move
 
 logger = logging.getLogger(__name__)
 
@@ -44,21 +42,17 @@ def delivery_count(*, message_id: str, redelivered: bool, task_name: str, body: 
 
 def delivery_give_up(*, body: dict, deliveries: int) -> None:
     """Mark what the message is about as ERROR: it was delivered too often without finishing."""
-    from ..models import OperationStatus, ResUserOperation
+    from ..models import OperationStatus
 
     message = f"message delivered {deliveries} times without finishing (its worker died each time): {body}"
     task_id, subtask_id = None, None
     if body.get("type") == "operation":
         task_id = CloudTask.objects.filter(operation_id=body.get("operation_id")).values_list("id", flat=True).first()
         if task_id is None:
-            transition(
-                ResUserOperation,
+            operation_move(
                 body.get("operation_id"),
-                table=OPERATION_TRANSITIONS,
-                field_name="task_status",
                 to=OperationStatus.ERROR,
                 from_states=[OperationStatus.NEW, OperationStatus.LOCK],
-                quiet=True,
                 error_msg=message,
             )
     elif body.get("type") == "subtask":

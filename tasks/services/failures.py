@@ -15,21 +15,16 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
-from common.transitions import transition
-
-from .. import hooks
 from ..models import (
     CloudTask,
     CloudTaskErrorLog,
     CloudTaskSubtask,
-    OperationStatus,
-    ResUserOperation,
     SubtaskStatus,
     TaskStatus,
 )
-from ..states import OPERATION_TRANSITIONS, SUBTASK_RUNNING, SUBTASK_TRANSITIONS, TASK_TRANSITIONS
-from .locks import lock_release
+from ..states import SUBTASK_RUNNING
 from .messages import send_subtask
+from .moves import subtask_move, task_ended, task_move
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +56,6 @@ def describe(exc: BaseException) -> tuple[str, str, str]:
     return type(exc).__name__, str(exc) or type(exc).__name__, text
 
 
-def notify_on_commit(task_id: int, status: str) -> None:
-    transaction.on_commit(partial(hooks.notify_task_finished, task_id, status))
-
-
 def task_fail(
     *,
     task_id: int,
@@ -83,51 +74,47 @@ def task_fail(
     with transaction.atomic():
         task = CloudTask.objects.select_for_update().get(pk=task_id)
         subtask = CloudTaskSubtask.objects.filter(pk=subtask_id).first() if subtask_id else None
-        error_log_write(
+        log = partial(
+            error_log_write,
             task_id=task_id,
             subtask=subtask,
             step_name=step_name,
             error_class=error_class,
-            message=message,
             traceback=traceback,
         )
-        if subtask is not None:
-            transition(
-                CloudTaskSubtask,
-                subtask.pk,
-                table=SUBTASK_TRANSITIONS,
-                to=SubtaskStatus.ERROR,
-                from_states=SUBTASK_RUNNING,
-                quiet=True,
-                error_msg=message,
-                finished_at=timezone.now(),
-            )
-        moved = transition(
-            CloudTask,
-            task.pk,
-            table=TASK_TRANSITIONS,
-            to=TaskStatus.ERROR,
-            from_states=[TaskStatus.NEW, TaskStatus.DOING],
-            quiet=True,
-            error_msg=message,
-            finished_at=timezone.now(),
-            blocked_by_id=blocked_by,
-        )
-        if moved:
-            if task.operation_id:
-                transition(
-                    ResUserOperation,
-                    task.operation_id,
-                    table=OPERATION_TRANSITIONS,
-                    field_name="task_status",
-                    to=OperationStatus.ERROR,
-                    quiet=True,
-                    error_msg=message,
-                )
-            lock_release(task_id=task.pk)
-            notify_on_commit(task.pk, TaskStatus.ERROR)
+        moved = _give_up(task, subtask, message, log, blocked_by=blocked_by)
     logger.warning("task %s failed in %s: %s: %s", task_id, step_name, error_class, message)
     return moved
+
+
+def _give_up(task: CloudTask, subtask: CloudTaskSubtask | None, message: str, log, *, blocked_by=None) -> bool:
+    """In the caller's transaction (task row locked): log, then subtask, task and operation ERROR."""
+    log(message=message)
+    if subtask is not None:
+        _subtask_error(subtask.pk, message, quiet=True)
+    moved = task_move(
+        task.pk,
+        to=TaskStatus.ERROR,
+        from_states=[TaskStatus.NEW, TaskStatus.DOING],
+        quiet=True,
+        error_msg=message,
+        finished_at=timezone.now(),
+        blocked_by_id=blocked_by,
+    )
+    if moved:
+        task_ended(task_id=task.pk, operation_id=task.operation_id, status=TaskStatus.ERROR, error_msg=message)
+    return moved
+
+
+def _subtask_error(subtask_id: int, message: str, *, quiet: bool) -> bool:
+    return subtask_move(
+        subtask_id,
+        to=SubtaskStatus.ERROR,
+        from_states=SUBTASK_RUNNING,
+        quiet=quiet,
+        error_msg=message,
+        finished_at=timezone.now(),
+    )
 
 
 def subtask_fail(
@@ -146,54 +133,26 @@ def subtask_fail(
     error is logged, nothing moves).
     """
     with transaction.atomic():
-        subtask = CloudTaskSubtask.objects.select_related("task").get(pk=subtask_id)
-        task = CloudTask.objects.select_for_update().get(pk=subtask.task_id)
-        subtask.refresh_from_db()
-        if subtask.status not in SUBTASK_RUNNING:
-            error_log_write(
-                task_id=task.pk,
-                subtask=subtask,
-                step_name=step_name,
-                error_class=error_class,
-                message=f"{message} (reported for a subtask already {subtask.status}; nothing changed)",
-                traceback=traceback,
-            )
-            return "stale"
-        if retryable and subtask.attempts < subtask.max_attempts and task.status == TaskStatus.DOING:
-            error_log_write(
-                task_id=task.pk,
-                subtask=subtask,
-                step_name=step_name,
-                error_class=error_class,
-                message=f"{message} (attempt {subtask.attempts} of {subtask.max_attempts}; retrying)",
-                traceback=traceback,
-            )
-            now = timezone.now()
-            transition(
-                CloudTaskSubtask,
-                subtask.pk,
-                table=SUBTASK_TRANSITIONS,
-                to=SubtaskStatus.ERROR,
-                from_states=SUBTASK_RUNNING,
-                error_msg=message,
-                finished_at=now,
-            )
-            transition(
-                CloudTaskSubtask,
-                subtask.pk,
-                table=SUBTASK_TRANSITIONS,
-                to=SubtaskStatus.NEW,
-                deadline=None,
-                progress=0,
-            )
-            send_subtask(subtask.pk, countdown=subtask.backoff * 2 ** max(subtask.attempts - 1, 0))
-            return "retry"
-        task_fail(
-            task_id=subtask.task_id,
-            subtask_id=subtask.pk,
+        task_id = CloudTaskSubtask.objects.filter(pk=subtask_id).values_list("task_id", flat=True).get()
+        task = CloudTask.objects.select_for_update().get(pk=task_id)
+        subtask = CloudTaskSubtask.objects.get(pk=subtask_id)  # read under the task's lock
+        log = partial(
+            error_log_write,
+            task_id=task.pk,
+            subtask=subtask,
             step_name=step_name,
             error_class=error_class,
-            message=message,
             traceback=traceback,
         )
+        if subtask.status not in SUBTASK_RUNNING:
+            log(message=f"{message} (reported for a subtask already {subtask.status}; nothing changed)")
+            return "stale"
+        if retryable and subtask.attempts < subtask.max_attempts and task.status == TaskStatus.DOING:
+            log(message=f"{message} (attempt {subtask.attempts} of {subtask.max_attempts}; retrying)")
+            _subtask_error(subtask.pk, message, quiet=False)
+            subtask_move(subtask.pk, to=SubtaskStatus.NEW, deadline=None, progress=0)
+            send_subtask(subtask.pk, countdown=subtask.backoff * 2 ** max(subtask.attempts - 1, 0))
+            return "retry"
+        _give_up(task, subtask, message, log)
+    logger.warning("task %s failed in %s: %s: %s", task.pk, step_name, error_class, message)
     return "error"

@@ -13,6 +13,11 @@ from ..flows import FLOWS
 from ..models import ResUserOperation
 from .messages import send_operation
 
+#: The parameter that forces a failure (the simulated cloud's ``fail_at``), allowed for every flow.
+#: It applies to the first run of each named step, its automatic retries included, so the
+#: task ends ERROR; a person's retry runs without it (:func:`tasks.services.retry.subtask_retry`).
+FAIL_AT = "fail_at"
+
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
 
 
@@ -28,11 +33,42 @@ def _check_id(value, field: str, *, required: bool = True) -> str:
     return value
 
 
+def fail_at_names(task_type: str) -> dict[str, tuple[str, ...]]:
+    """What ``fail_at`` may name in a flow: each flow action -> the names that reach it.
+
+    An action's own name (coreTasker fails its last step) and the names of the
+    steps the driver runs it as.
+    """
+    from coretasker.interface import action_steps
+
+    return {step.action: (step.action, *action_steps(step.action)) for step in FLOWS[task_type].steps}
+
+
+def _check_fail_at(task_type: str, value) -> list[str]:
+    names = [value] if isinstance(value, str) else value
+    known = sorted({name for names_ in fail_at_names(task_type).values() for name in names_})
+    if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+        raise InvalidInput(
+            _("fail_at must be a step or action name, or a list of them (got %(value)r).") % {"value": value},
+            field=f"params.{FAIL_AT}",
+        )
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise InvalidInput(
+            _("Operation %(type)s has no step or action %(names)s (it has: %(known)s).")
+            % {"type": task_type, "names": ", ".join(map(repr, unknown)), "known": ", ".join(known)},
+            field=f"params.{FAIL_AT}",
+        )
+    return list(dict.fromkeys(names))
+
+
 def operation_validate(*, task_type: str, resource_type: str, resource_id: str, params: dict | None) -> dict:
     """Check an operation's type, resource and parameters; return the parameters to store.
 
     Raises :class:`InvalidInput` naming the first wrong field (``params.<name>``
     for a parameter). Reads ``api_cputypetpl`` for ``cpu_type``; writes nothing.
+    Every flow also takes ``fail_at``: a name, or a list of names, of the flow's
+    actions or of the steps coreTasker runs them as; stored as a list.
     """
     from coretasker.models import CpuTypeTpl
 
@@ -54,7 +90,7 @@ def operation_validate(*, task_type: str, resource_type: str, resource_id: str, 
     if not isinstance(params, dict):
         raise InvalidInput(_("Parameters must be an object."), field="params")
     declared = {p.name: p for p in flow.params}
-    allowed = set(declared) | ({"cpu_type"} if flow.cpu_type_required else set())
+    allowed = set(declared) | ({"cpu_type"} if flow.cpu_type_required else set()) | {FAIL_AT}
     for key in params:
         if key not in allowed:
             raise InvalidInput(
@@ -84,6 +120,8 @@ def operation_validate(*, task_type: str, resource_type: str, resource_id: str, 
         else:
             value = _check_id(value, field)
         cleaned[spec.name] = value
+    if FAIL_AT in params:
+        cleaned[FAIL_AT] = _check_fail_at(task_type, params[FAIL_AT])
     if flow.cpu_type_required:
         code = params.get("cpu_type")
         if not isinstance(code, str) or not code:

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from common.transitions import IllegalTransition, transition
+from common.transitions import IllegalTransition
 from coretasker import interface
 
 from ..flows import FLOWS
@@ -27,14 +27,14 @@ from ..models import (
     CloudTaskActionLog,
     CloudTaskSubtask,
     OperationStatus,
-    ResUserOperation,
     SubtaskStatus,
     TaskAction,
     TaskStatus,
 )
-from ..states import OPERATION_TRANSITIONS, SUBTASK_RUNNING, SUBTASK_TRANSITIONS, TASK_TRANSITIONS
-from .failures import notify_on_commit
-from .locks import lock_acquire, lock_release
+from ..states import SUBTASK_RUNNING, SUBTASK_TRANSITIONS
+from .locks import lock_acquire
+from .moves import operation_move, subtask_move, task_ended, task_move
+from .operations import FAIL_AT
 from .taskconsumer import idempotency_key
 from .taskercenter import pre_produce_subtasks, split_task
 
@@ -131,32 +131,27 @@ def _reopen_task(task: CloudTask) -> None:
             % {"type": task.resource_type, "id": task.resource_id, "holder": holder},
             code="resource_locked",
         )
-    transition(
-        CloudTask, task.pk, table=TASK_TRANSITIONS, to=TaskStatus.DOING, error_msg="", finished_at=None, blocked_by=None
-    )
+    task_move(task.pk, to=TaskStatus.DOING, error_msg="", finished_at=None, blocked_by=None)
     if task.operation_id:
-        transition(
-            ResUserOperation,
+        operation_move(
             task.operation_id,
-            table=OPERATION_TRANSITIONS,
-            field_name="task_status",
             to=OperationStatus.DOING,
             from_states=[OperationStatus.ERROR, OperationStatus.LOCK],
-            quiet=True,
             error_msg="",
         )
 
 
 def _reset_subtask(task: CloudTask, subtask: CloudTaskSubtask) -> None:
+    """ERROR -> NEW with a fresh retry policy; ``fail_at`` is dropped (a forced failure applies to the first run)."""
     flow = FLOWS.get(task.task_type)
     policy = flow.steps[subtask.step - 1].attempts if flow and subtask.step <= len(flow.steps) else 1
-    transition(
-        CloudTaskSubtask,
+    params = {key: value for key, value in subtask.params.items() if key != FAIL_AT}
+    subtask_move(
         subtask.pk,
-        table=SUBTASK_TRANSITIONS,
         to=SubtaskStatus.NEW,
         from_states=[SubtaskStatus.ERROR],
         max_attempts=subtask.attempts + policy,
+        params=params,
         deadline=None,
         progress=0,
         finished_at=None,
@@ -266,20 +261,11 @@ def task_cancel(*, task_id: int, user, reason: str) -> CloudTask:
         if task.status == TaskStatus.CANCELLED:
             raise Conflict(_("Task %(id)s is already cancelled.") % {"id": task.pk}, code="already_cancelled")
         now = timezone.now()
-        transition(CloudTask, task.pk, table=TASK_TRANSITIONS, to=TaskStatus.CANCELLED, finished_at=now)
+        task_move(task.pk, to=TaskStatus.CANCELLED, finished_at=now)
         cancelled = CloudTaskSubtask.objects.filter(
             task_id=task.pk, status__in=SUBTASK_TRANSITIONS.sources(SubtaskStatus.CANCELLED)
         ).update(status=SubtaskStatus.CANCELLED, finished_at=now, deadline=None, updated_at=now)
-        if task.operation_id:
-            transition(
-                ResUserOperation,
-                task.operation_id,
-                table=OPERATION_TRANSITIONS,
-                field_name="task_status",
-                to=OperationStatus.CANCELLED,
-                quiet=True,
-            )
-        lock_release(task_id=task.pk)
+        task_ended(task_id=task.pk, operation_id=task.operation_id, status=TaskStatus.CANCELLED)
         CloudTaskActionLog.objects.create(
             task=task,
             action=TaskAction.CANCEL_TASK,
@@ -287,6 +273,5 @@ def task_cancel(*, task_id: int, user, reason: str) -> CloudTask:
             reason=reason,
             detail={"previous_status": task.status, "subtasks_cancelled": cancelled},
         )
-        notify_on_commit(task.pk, TaskStatus.CANCELLED)
     task.refresh_from_db()
     return task

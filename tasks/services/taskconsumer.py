@@ -15,13 +15,12 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from common.transitions import transition
 from coretasker import interface
 
 from ..models import CloudTaskSubtask, SubtaskMode, SubtaskStatus, TaskStatus
-from ..states import SUBTASK_TRANSITIONS
 from .failures import describe, subtask_fail
 from .messages import send_subtask_done
+from .moves import subtask_move
 
 logger = logging.getLogger(__name__)
 
@@ -98,15 +97,7 @@ def process_prepare_subtask(*, subtask_id: int):
 
 def process_action(*, subtask_id: int, to: str, from_states=None, **changes) -> bool:
     """Apply one guarded status change (and field updates) to a subtask; ``True`` if it moved."""
-    return transition(
-        CloudTaskSubtask,
-        subtask_id,
-        table=SUBTASK_TRANSITIONS,
-        to=to,
-        from_states=from_states,
-        quiet=True,
-        **changes,
-    )
+    return subtask_move(subtask_id, to=to, from_states=from_states, quiet=True, **changes)
 
 
 def do_subtask(*, subtask: CloudTaskSubtask) -> str:
@@ -128,6 +119,8 @@ def do_subtask(*, subtask: CloudTaskSubtask) -> str:
         idempotency_key=idempotency_key(subtask),
         params=subtask.params,
         mode=subtask.mode,
+        # A retry resumes the previous attempt's workflow from its failed step.
+        resume_key=f"{subtask.pk}:{subtask.attempts - 1}" if subtask.attempts > 1 else "",
     )
     try:
         answer = interface.submit(request)

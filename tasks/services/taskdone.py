@@ -20,19 +20,14 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from common.transitions import transition
-
 from ..models import (
     CloudTask,
     CloudTaskSubtask,
-    OperationStatus,
-    ResUserOperation,
     SubtaskStatus,
     TaskStatus,
 )
-from ..states import OPERATION_TRANSITIONS, SUBTASK_TRANSITIONS, TASK_TRANSITIONS
-from .failures import notify_on_commit, subtask_fail
-from .locks import lock_release
+from .failures import subtask_fail
+from .moves import subtask_move, task_ended, task_move
 from .taskconsumer import finish_subtask
 from .taskercenter import pre_produce_subtasks
 
@@ -45,31 +40,43 @@ def taskdone_consume(*, body: dict) -> str:
     if kind == "report":
         return do_async_subtask(report=body)
     if kind == "subtask":
-        task_id = CloudTaskSubtask.objects.filter(pk=body["subtask_id"]).values_list("task_id", flat=True).first()
-        if task_id is None:
+        outcome = task_advance(subtask_id=int(body["subtask_id"]))
+        if outcome == "missing":
             logger.warning("taskdone: subtask %s does not exist", body["subtask_id"])
-            return "missing"
-        return task_advance(task_id=task_id)
+        return outcome
     if kind == "task":
         return task_advance(task_id=int(body["task_id"]), resend=True)
     logger.error("taskdone: message of unknown type dropped: %r", body)
     return "unknown"
 
 
-def task_advance(*, task_id: int, resend: bool = False) -> str:
-    """Move a DOING task on: finish it when every subtask is DONE, else send the next group.
+def task_advance(*, task_id: int | None = None, subtask_id: int | None = None, resend: bool = False) -> str:
+    """Move a DOING task (given, or the one of ``subtask_id``) on: finish it when every subtask is DONE,
+    else send the next group.
 
-    Returns ``"finished"``, ``"produced"``, ``"waiting"`` or ``"idle"`` (task not DOING).
+    Every subtask and the task's state are read in one query. Returns ``"finished"``,
+    ``"produced"``, ``"waiting"``, ``"idle"`` (task not DOING) or ``"missing"``
+    (no such subtask).
     """
+    if task_id is not None:
+        subtasks = CloudTaskSubtask.objects.filter(task_id=task_id)
+    else:
+        subtasks = CloudTaskSubtask.objects.filter(
+            task_id__in=CloudTaskSubtask.objects.filter(pk=subtask_id).values("task_id")
+        )
     rows = list(
-        CloudTaskSubtask.objects.filter(task_id=task_id).values_list(
-            "id", "group", "status", "task__status", "task__current_group", "task__operation_id"
+        subtasks.order_by("step").values_list(
+            "id", "group", "status", "task_id", "task__status", "task__operation_id", "action", "result"
         )
     )
-    if not rows or rows[0][3] != TaskStatus.DOING:
+    if not rows:
+        return "idle" if task_id is not None else "missing"
+    task_id = rows[0][3]
+    if rows[0][4] != TaskStatus.DOING:
         return "idle"
     if all(row[2] == SubtaskStatus.DONE for row in rows):
-        return "finished" if task_finish(task_id=task_id, operation_id=rows[0][5]) else "idle"
+        results = {row[6]: row[7] for row in rows}
+        return "finished" if task_finish(task_id=task_id, operation_id=rows[0][5], results=results) else "idle"
     with transaction.atomic():
         sent = pre_produce_subtasks(
             task_id=task_id, resend=resend, rows=[(pk, group, status) for pk, group, status, *_ in rows]
@@ -77,19 +84,19 @@ def task_advance(*, task_id: int, resend: bool = False) -> str:
     return "produced" if sent else "waiting"
 
 
-def task_finish(*, task_id: int, operation_id: int | None = None) -> bool:
+def task_finish(*, task_id: int, operation_id: int | None = None, results: dict | None = None) -> bool:
     """DOING -> DONE for the task and its operation, lock released, listeners told after commit.
 
-    Exactly one caller wins; the others get ``False``.
+    Exactly one caller wins; the others get ``False``. ``results`` (action ->
+    result, in step order) may be passed by a caller that just read them.
     """
     with transaction.atomic():
-        results = dict(
-            CloudTaskSubtask.objects.filter(task_id=task_id).order_by("step").values_list("action", "result")
-        )
-        moved = transition(
-            CloudTask,
+        if results is None:
+            results = dict(
+                CloudTaskSubtask.objects.filter(task_id=task_id).order_by("step").values_list("action", "result")
+            )
+        moved = task_move(
             task_id,
-            table=TASK_TRANSITIONS,
             to=TaskStatus.DONE,
             from_states=[TaskStatus.DOING],
             quiet=True,
@@ -100,17 +107,7 @@ def task_finish(*, task_id: int, operation_id: int | None = None) -> bool:
             return False
         if operation_id is None:
             operation_id = CloudTask.objects.filter(pk=task_id).values_list("operation_id", flat=True).first()
-        if operation_id:
-            transition(
-                ResUserOperation,
-                operation_id,
-                table=OPERATION_TRANSITIONS,
-                field_name="task_status",
-                to=OperationStatus.DONE,
-                quiet=True,
-            )
-        lock_release(task_id=task_id)
-        notify_on_commit(task_id, TaskStatus.DONE)
+        task_ended(task_id=task_id, operation_id=operation_id, status=TaskStatus.DONE)
     return True
 
 
@@ -152,10 +149,8 @@ def do_async_subtask(*, report: dict) -> str:
     kind = report.get("kind")
     if kind == "progress":
         progress = max(0, min(int(report.get("progress") or 0), 99))
-        if row["status"] == SubtaskStatus.ASYNC and transition(
-            CloudTaskSubtask,
+        if row["status"] == SubtaskStatus.ASYNC and subtask_move(
             subtask_id,
-            table=SUBTASK_TRANSITIONS,
             to=SubtaskStatus.DOING,
             from_states=[SubtaskStatus.ASYNC],
             quiet=True,

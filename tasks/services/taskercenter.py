@@ -17,7 +17,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError
-from common.transitions import transition
 
 from .. import hooks
 from ..flows import Step, get_flow
@@ -29,11 +28,11 @@ from ..models import (
     SubtaskStatus,
     TaskStatus,
 )
-from ..states import OPERATION_TRANSITIONS, TASK_TRANSITIONS
 from .failures import describe, task_fail
 from .locks import lock_acquire
 from .messages import send_subtask
-from .operations import operation_create
+from .moves import operation_move, task_move
+from .operations import FAIL_AT, fail_at_names, operation_create
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +55,7 @@ def process_operation_task(*, operation_id: int) -> CloudTask | None:
     """
     try:
         with transaction.atomic():
-            moved = transition(
-                ResUserOperation,
-                operation_id,
-                table=OPERATION_TRANSITIONS,
-                field_name="task_status",
-                to=OperationStatus.LOCK,
-                from_states=[OperationStatus.NEW],
-                quiet=True,
-            )
+            moved = operation_move(operation_id, to=OperationStatus.LOCK, from_states=[OperationStatus.NEW])
             operation = ResUserOperation.objects.filter(pk=operation_id).first()
             if operation is None:
                 logger.warning("operation %s does not exist; message dropped", operation_id)
@@ -108,15 +99,7 @@ def _record_failure(operation_id: int, error_class: str, message: str, text: str
 
 
 def _operation_fail(operation_id: int, message: str) -> None:
-    transition(
-        ResUserOperation,
-        operation_id,
-        table=OPERATION_TRANSITIONS,
-        field_name="task_status",
-        to=OperationStatus.ERROR,
-        quiet=True,
-        error_msg=message,
-    )
+    operation_move(operation_id, to=OperationStatus.ERROR, error_msg=message)
 
 
 def save_task(*, operation: ResUserOperation, fresh: bool = False) -> CloudTask:
@@ -180,23 +163,14 @@ def process_task_func(*, task_id: int, task: CloudTask | None = None) -> str:
             return TaskStatus.ERROR
         rows = split_task(task=task, fresh=fresh)
         first_group = min(row.group for row in rows)
-        transition(
-            CloudTask,
+        task_move(
             task.pk,
-            table=TASK_TRANSITIONS,
             to=TaskStatus.DOING,
             started_at=timezone.now(),
             current_group=first_group,
         )
         if task.operation_id:
-            transition(
-                ResUserOperation,
-                task.operation_id,
-                table=OPERATION_TRANSITIONS,
-                field_name="task_status",
-                to=OperationStatus.DOING,
-                from_states=[OperationStatus.LOCK],
-            )
+            operation_move(task.operation_id, to=OperationStatus.DOING, from_states=[OperationStatus.LOCK], quiet=False)
         # The first group's turn has come (current_group moved with DOING above).
         for row in rows:
             if row.group == first_group:
@@ -223,7 +197,10 @@ def split_task(*, task: CloudTask, fresh: bool = False) -> list[CloudTaskSubtask
 
 
 def subtask_params(*, task: CloudTask, action: str) -> dict:
-    """The parameters coreTasker's action gets: the task's, plus its resource, site and customer."""
+    """The parameters coreTasker's action gets: the task's, plus its resource, site and customer.
+
+    ``fail_at`` keeps only the names that reach this action (its own, its steps').
+    """
     params = {
         **task.params,
         "site_id": task.site_id,
@@ -232,6 +209,11 @@ def subtask_params(*, task: CloudTask, action: str) -> dict:
     }
     if action == "set_bandwidth":
         params.update(resource_type=task.resource_type, resource_id=task.resource_id)
+    if FAIL_AT in params:
+        reach = fail_at_names(task.task_type).get(action, (action,))
+        names = [name for name in params.pop(FAIL_AT) if name in reach]
+        if names:
+            params[FAIL_AT] = names
     return params
 
 
@@ -261,8 +243,11 @@ def get_product_subtasks(*, task_id: int, resend: bool = False, rows: list | Non
     moves forward in a guarded UPDATE, so when two finishing subtasks race, only
     one of them produces the next group; ``resend`` returns the group's NEW
     subtasks even if they were produced before (the sweeper, a retry).
+    ``rows`` (``(id, group, status)`` of every subtask, read in the caller's
+    transaction) saves reading them again.
     """
-    rows = list(CloudTaskSubtask.objects.filter(task_id=task_id).values_list("id", "group", "status"))
+    if rows is None:
+        rows = list(CloudTaskSubtask.objects.filter(task_id=task_id).values_list("id", "group", "status"))
     if any(status in (SubtaskStatus.ERROR, SubtaskStatus.CANCELLED) for _, _, status in rows):
         return []
     pending = [group for _, group, status in rows if status != SubtaskStatus.DONE]

@@ -125,3 +125,48 @@ def test_every_operation_type_accepts_its_documented_parameters(bus, cpu_type):
     for task_type, (resource_type, params) in cases.items():
         place(task_type=task_type, resource_type=resource_type, params=params)
     assert ResUserOperation.objects.count() == len(cases)
+
+
+@pytest.mark.parametrize(
+    ("task_type", "resource_type", "fail_at"),
+    [
+        ("create_pipe", "pipe", "boot_vm"),  # a step of another flow
+        ("create_pipe", "pipe", ["create_pipe", "nope"]),
+        ("delete_vm", "vm", []),
+        ("delete_vm", "vm", 3),
+        ("delete_vm", "vm", ["release_host", 1]),
+        ("delete_vm", "vm", {"step": "release_host"}),
+    ],
+)
+def test_fail_at_must_name_steps_of_the_flow(bus, task_type, resource_type, fail_at):
+    params = {"bandwidth_mbps": 10} if task_type == "create_pipe" else {}
+    with pytest.raises(InvalidInput) as error:
+        operation_place(
+            customer_id="c1",
+            task_type=task_type,
+            resource_type=resource_type,
+            resource_id="r1",
+            params={**params, "fail_at": fail_at},
+        )
+    assert error.value.field == "params.fail_at"
+    assert not ResUserOperation.objects.exists()
+    assert bus.sent == []
+
+
+def test_fail_at_is_taken_by_every_flow_as_a_list_of_its_names(bus, cpu_type):
+    operation = operation_place(
+        customer_id="c1",
+        task_type="create_vm",
+        resource_type="vm",
+        resource_id="vm-fail",
+        params=vm_params(cpu_type, fail_at="create_disk"),
+    )
+    assert operation.params["fail_at"] == ["create_disk"]
+    operation = operation_place(
+        customer_id="c1",
+        task_type="delete_vm",
+        resource_type="vm",
+        resource_id="vm-fail",
+        params={"fail_at": ["delete_vm", "detach_nics", "delete_vm"]},
+    )
+    assert operation.params["fail_at"] == ["delete_vm", "detach_nics"]

@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from billing.demo import load_billing_demo
-from billing.models import BillingCycle, BillingItemType, BillResourcesPrice, ChargeKind
+from billing.demo import demo_price, load_billing_demo
+from billing.models import BillingCycle
 from coretasker.models import CpuTypeTpl, TargetType, WorkflowStatus, WorkflowSubtask, WorkflowTask
 from orders.models import (
     OrderFailReason,
@@ -39,12 +39,14 @@ from tasks.models import (
 )
 
 SITES = [("cn-east-1", "East China 1"), ("cn-north-1", "North China 1")]
-ITEM_TYPES = [
-    ("vcpu", "vCPU cores", "core", ChargeKind.NUMBER, "45.000000"),
-    ("memory", "Memory", "GB", ChargeKind.NUMBER, "20.000000"),
-    ("system_disk", "System disk", "GB", ChargeKind.NUMBER, "0.500000"),
-    ("bandwidth", "Public bandwidth", "Mbps", ChargeKind.PEAK, "23.000000"),
-    ("traffic", "Public traffic", "GB", ChargeKind.AMOUNT, "0.800000"),
+#: Monthly demo prices (CNY) of billing's item types; the types themselves (and how each is
+#: charged) come from billing's data migration, looked up here by code.
+MONTHLY_PRICES = [
+    ("vcpu", "45.000000"),
+    ("memory", "20.000000"),
+    ("system_disk", "0.500000"),
+    ("bandwidth", "23.000000"),
+    ("traffic", "0.800000"),
 ]
 
 
@@ -198,19 +200,15 @@ class Command(BaseCommand):
         )
 
     def _billing(self, now):
-        for code, name, unit, kind, price in ITEM_TYPES:
-            item, _ = BillingItemType.objects.get_or_create(
-                code=code, defaults={"name": name, "unit": unit, "charge_kind": kind}
-            )
+        for code, price in MONTHLY_PRICES:
             for site_id, _name in SITES:
-                if not item.prices.filter(site_id=site_id, billing_cycle=BillingCycle.MONTH).exists():
-                    BillResourcesPrice.objects.create(
-                        item_type=item,
-                        site_id=site_id,
-                        billing_cycle=BillingCycle.MONTH,
-                        unit_price=Decimal(price),
-                        valid_from=now - timedelta(days=365),
-                    )
+                demo_price(
+                    item_code=code,
+                    site_id=site_id,
+                    billing_cycle=BillingCycle.MONTH,
+                    unit_price=Decimal(price),
+                    valid_from=now - timedelta(days=365),
+                )
         load_billing_demo(site_id=SITES[0][0], customer_id="cust-1001", vm_ids=["vm-demo-1", "vm-demo-2"])
 
     def _subtasks(self, task, start, last_status):
