@@ -23,6 +23,8 @@ messages: $(STAMP)
 	$(MANAGE) compilemessages -v0 --ignore=.venv
 
 ## Install, migrate, create the admin account, load demo data, start web + worker + beat.
+## Demo mode: beat's demo job (demo/schedules.py) keeps the demo data moving.
+run: export DEMO_MODE ?= true
 run: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) setup_roles

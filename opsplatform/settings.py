@@ -279,6 +279,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# The living demo (demo/): its beat job is enabled only in demo mode; `make run` turns it on.
+DEMO_MODE = env.bool("DEMO_MODE", default=False)
+
 # --- Renewals -------------------------------------------------------------------------
 # A sub-order is renewed when it expires within this window; a failed renewal is
 # retried with backoff (base doubling up to the cap) until the grace period after

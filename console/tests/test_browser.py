@@ -223,3 +223,86 @@ def test_switching_to_chinese_translates_the_labels(page, live_server, user_in_r
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     page.goto(f"{live_server.url}/admin/coretasker/workflowtask/")
     assert "底层主任务" in page.content()
+
+
+@pytest.fixture
+def worker(reference_data, tmp_path):
+    """A real Celery worker (the tasker's test harness) on this test's database; stopped by its PID."""
+    from tasks.tests import corestub
+    from tasks.tests.worker import Worker, purge_queues
+
+    if not corestub.real_coretasker_present():
+        corestub.install()  # this process asks coreTasker for lookups too
+    purge_queues()
+    started = Worker(concurrency=2, log_path=tmp_path / "worker.log").start()
+    yield started
+    started.stop()
+    print((tmp_path / "worker.log").read_text(errors="replace")[-5000:])
+
+
+def _place(task_type, resource_id, **params):
+    from tasks.services import operation_place
+
+    return operation_place(
+        customer_id="cust-browser",
+        task_type=task_type,
+        resource_type="vm",
+        resource_id=resource_id,
+        site_id="cn-east-1",
+        params=params,
+    )
+
+
+def test_ops_retries_a_failed_subtask_through_the_confirmation_page_and_sees_it_done(
+    page, live_server, reference_data, user_in_role, worker
+):
+    from django.contrib.admin.models import LogEntry
+
+    from coretasker.models import CpuTypeTpl
+    from tasks.models import CloudTask, CloudTaskSubtask, OperationStatus, ResUserOperation, SubtaskStatus, TaskStatus
+    from tasks.tests.worker import wait_for
+
+    # A real failure through the pipeline: the simulated cloud refuses to start a VM it does not have.
+    failing = _place("start_vm", "vm-browser")
+    assert wait_for(
+        lambda: CloudTask.objects.filter(operation=failing, status=TaskStatus.ERROR).exists(),
+        timeout=120,
+        worker=worker,
+    )
+    task = CloudTask.objects.get(operation=failing)
+    subtask = CloudTaskSubtask.objects.get(task=task)
+    assert subtask.status == SubtaskStatus.ERROR
+    # The cause goes away (the VM is made), so a person's retry can succeed.
+    cpu_code = CpuTypeTpl.objects.order_by("code").values_list("code", flat=True).first()
+    created = _place("create_vm", "vm-browser", cpu_type=cpu_code, cpu=1, memory_gb=1, disk_gb=10)
+    assert wait_for(
+        lambda: ResUserOperation.objects.get(pk=created.pk).task_status == OperationStatus.DONE,
+        timeout=120,
+        worker=worker,
+    )
+
+    user_in_role("Ops")
+    login(page, live_server, "ops")
+    page.goto(f"{live_server.url}/admin/console/tasks/{task.pk}/timeline/")
+    row = page.locator(f"#subtask-{subtask.pk}")
+    assert str(SubtaskStatus.ERROR.label) in row.locator(".console-status").first.inner_text()
+    row.locator("button[value=retry_subtask]").click()
+    page.wait_for_selector("#id_reason")
+    assert "start_vm" in page.content()  # the retry preview beside the row
+    page.fill("#id_reason", "the VM exists now")
+    page.click("input[type=submit][value='Yes, I am sure']")
+    page.wait_for_selector("ul.messagelist")
+    assert ": done" in page.locator("ul.messagelist").text_content().lower()
+
+    # The worker runs the retry; the timeline shows the subtask DONE (polled, bounded).
+    def done_on_the_page():
+        page.goto(f"{live_server.url}/admin/console/tasks/{task.pk}/timeline/")
+        status = page.locator(f"#subtask-{subtask.pk} .console-status").first.inner_text()
+        return status.strip() == str(SubtaskStatus.DONE.label)
+
+    assert wait_for(done_on_the_page, timeout=120, interval=1.0, worker=worker)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE
+    assert ResUserOperation.objects.get(pk=failing.pk).task_status == OperationStatus.DONE
+    assert "the VM exists now" in LogEntry.objects.get(object_id=str(subtask.pk)).get_change_message()
+    screenshot(page, "timeline-retried")
