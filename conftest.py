@@ -64,3 +64,19 @@ def _migration_data_in_transactional_tests(request):
 
     for module in DATA_MIGRATIONS:
         importlib.import_module(module).load(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language.
+
+    A request through the test client activates its Accept-Language in the test's
+    thread and nothing deactivates it, so a Chinese page in one test would make the
+    next test's stored messages Chinese.
+    """
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
