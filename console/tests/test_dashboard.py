@@ -227,7 +227,9 @@ def test_queue_depth_asks_rabbitmq_passively():
 
     name = f"console-test-{uuid.uuid4().hex[:12]}"
     missing = f"{name}-never-declared"
-    with app.connection_for_write() as conn:
+    # Publisher confirms: each publish returns once RabbitMQ has queued the message, so the
+    # count asked for next cannot race the broker's routing of the last one.
+    with app.connection_for_write(transport_options={"confirm_publish": True}) as conn:
         queue = Queue(name, Exchange(name), routing_key=name, auto_delete=False)
         producer = conn.Producer()
         try:
