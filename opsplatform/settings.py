@@ -114,6 +114,10 @@ _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 # Celery workers keep their connection across messages (opsplatform/celery.py applies it):
 # opening one per message costs more than most pipeline steps. Checked before reuse.
 WORKER_DATABASE_CONN_MAX_AGE = env.int("WORKER_DATABASE_CONN_MAX_AGE", default=600)
+# Without this, Celery's Django fixup closes every connection before and after each task,
+# whatever CONN_MAX_AGE says. With it, the fixup leaves them open and opsplatform/celery.py
+# recycles them by age and health check, as Django does around each web request.
+CELERY_DB_REUSE_MAX = 10**9 if WORKER_DATABASE_CONN_MAX_AGE > 0 else None
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
