@@ -161,24 +161,28 @@ def operation_create(
     cleaned = operation_validate(
         task_type=task_type, resource_type=resource_type, resource_id=resource_id, params=params
     )
+    fields = {
+        "customer_id": customer_id,
+        "task_type": task_type,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "site_id": site_id or "",
+        "params": cleaned,
+        "order_id": order_id,
+        "suborder_id": suborder_id,
+        "created_by": user if getattr(user, "is_authenticated", False) else None,
+    }
+    if request_key is None:
+        # One INSERT, committed on its own (or with the caller's transaction); the
+        # message goes after that commit.
+        operation = ResUserOperation.objects.create(**fields)
+        send_operation(operation.pk)
+        return operation, True
     with transaction.atomic():
         try:
             with transaction.atomic():
-                operation = ResUserOperation.objects.create(
-                    customer_id=customer_id,
-                    task_type=task_type,
-                    resource_type=resource_type,
-                    resource_id=resource_id,
-                    site_id=site_id or "",
-                    params=cleaned,
-                    order_id=order_id,
-                    suborder_id=suborder_id,
-                    created_by=user if getattr(user, "is_authenticated", False) else None,
-                    request_key=request_key,
-                )
+                operation = ResUserOperation.objects.create(**fields, request_key=request_key)
         except IntegrityError:
-            if request_key is None:
-                raise
             # A locking read sees the row the other (now committed) transaction wrote.
             return ResUserOperation.objects.select_for_update().get(request_key=request_key), False
         send_operation(operation.pk)
