@@ -12,6 +12,7 @@ from common.errors import InvalidInput
 from ..flows import FLOWS
 from ..models import ResUserOperation
 from .messages import send_operation
+from .rows import insert
 
 #: The parameter that forces a failure (the simulated cloud's ``fail_at``), allowed for every flow.
 #: It applies to the first run of each named step, its automatic retries included, so the
@@ -175,7 +176,8 @@ def operation_create(
     if request_key is None:
         # One INSERT, committed on its own (or with the caller's transaction); the
         # message goes after that commit.
-        operation = ResUserOperation.objects.create(**fields)
+        operation = ResUserOperation(**fields)
+        insert([operation])
         send_operation(operation.pk)
         return operation, True
     with transaction.atomic():

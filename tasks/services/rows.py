@@ -105,7 +105,6 @@ def _insert_plan(model: type[models.Model], connection, count: int):
         meta.parents
         or meta.auto_field is None
         or meta.auto_field is not meta.pk
-        or (count == 1 and (pre_save.has_listeners(model) or post_save.has_listeners(model)))
         or (count > 1 and not connection.features.can_return_rows_from_bulk_insert)
     ):
         return None
@@ -141,6 +140,8 @@ def insert(objs: list[models.Model]) -> None:
     if key not in _inserts:
         _inserts[key] = _insert_plan(model, connection, len(objs))
     plan = _inserts[key]
+    if len(objs) == 1 and (pre_save.has_listeners(model) or post_save.has_listeners(model)):
+        plan = None  # save() sends them (bulk_create() does not)
     params = None
     if plan is not None:
         sql, fields = plan
