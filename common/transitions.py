@@ -70,7 +70,7 @@ class TransitionTable:
         narrowed to ``from_states`` if given. A ``through`` path that is not made of edges raises ValueError.
         """
         through = tuple(through)
-        narrow = None if from_states is None else frozenset(from_states)
+        narrow = None if from_states is None else frozenset(map(str, from_states))
         key = (str(dst), tuple(map(str, through)), narrow)
         found = self._paths.get(key)
         if found is None:
@@ -80,7 +80,7 @@ class TransitionTable:
                     raise ValueError(f"{self.name}: {src} -> {nxt} is not an edge of the table")
             found = self.sources(steps[0])
             if narrow is not None:
-                found = found & narrow
+                found = frozenset(src for src in found if str(src) in narrow)
             self._paths[key] = found
         return found
 

@@ -105,3 +105,4 @@ def test_sources_of_choices_whose_names_are_not_their_values():
     table = TransitionTable.build("mode", {Mode.SYNC: {Mode.ASYNC}})
     assert table.sources(Mode.ASYNC) == {"sync"} and table.sources("async") == {"sync"}
     assert table.allowed("sync", Mode.ASYNC) and table.allowed(Mode.SYNC, "async")
+    assert table.path_sources(Mode.ASYNC, from_states=["sync"]) == {"sync"}
