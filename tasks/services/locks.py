@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from ..models import CloudTask, CloudTaskResourceLock
+from .rows import insert, lock_delete
 
 
 def lock_acquire(*, task: CloudTask) -> int | None:
@@ -21,9 +22,9 @@ def lock_acquire(*, task: CloudTask) -> int | None:
     """
     for _ in range(3):
         try:
-            with transaction.atomic():
-                CloudTaskResourceLock.objects.create(
-                    resource_type=task.resource_type, resource_id=task.resource_id, task_id=task.pk
+            with transaction.atomic():  # a savepoint: the caller's transaction goes on after a refusal
+                insert(
+                    [CloudTaskResourceLock(resource_type=task.resource_type, resource_id=task.resource_id, task=task)]
                 )
             return None
         except IntegrityError:
@@ -45,8 +46,7 @@ def lock_acquire(*, task: CloudTask) -> int | None:
 
 def lock_release(*, task_id: int) -> bool:
     """Release whatever lock ``task_id`` holds; ``True`` if it held one."""
-    deleted, _ = CloudTaskResourceLock.objects.filter(task_id=task_id).delete()
-    return bool(deleted)
+    return bool(lock_delete(task_id))
 
 
 def lock_holder(*, resource_type: str, resource_id: str) -> int | None:

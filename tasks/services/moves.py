@@ -39,10 +39,21 @@ def task_move(task_id: int, *, to: str, from_states=None, quiet: bool = False, *
     )
 
 
-def subtask_move(subtask_id: int, *, to: str, from_states=None, quiet: bool = False, **changes) -> bool:
-    """Move a subtask to ``to``; ``True`` if it moved."""
+def subtask_move(
+    subtask_id: int, *, to: str, from_states=None, through=(), where=None, quiet: bool = False, **changes
+) -> bool:
+    """Move a subtask to ``to`` (``through`` and ``where``: see :func:`common.transitions.transition`);
+    ``True`` if it moved."""
     return transition(
-        CloudTaskSubtask, subtask_id, table=SUBTASK_TRANSITIONS, to=to, from_states=from_states, quiet=quiet, **changes
+        CloudTaskSubtask,
+        subtask_id,
+        table=SUBTASK_TRANSITIONS,
+        to=to,
+        from_states=from_states,
+        through=through,
+        where=where,
+        quiet=quiet,
+        **changes,
     )
 
 

@@ -12,6 +12,7 @@ from common.errors import InvalidInput
 from ..flows import FLOWS
 from ..models import ResUserOperation
 from .messages import send_operation
+from .rows import insert
 
 #: The parameter that forces a failure (the simulated cloud's ``fail_at``), allowed for every flow.
 #: It applies to the first run of each named step, its automatic retries included, so the
@@ -161,24 +162,29 @@ def operation_create(
     cleaned = operation_validate(
         task_type=task_type, resource_type=resource_type, resource_id=resource_id, params=params
     )
+    fields = {
+        "customer_id": customer_id,
+        "task_type": task_type,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "site_id": site_id or "",
+        "params": cleaned,
+        "order_id": order_id,
+        "suborder_id": suborder_id,
+        "created_by": user if getattr(user, "is_authenticated", False) else None,
+    }
+    if request_key is None:
+        # One INSERT, committed on its own (or with the caller's transaction); the
+        # message goes after that commit.
+        operation = ResUserOperation(**fields)
+        insert([operation])
+        send_operation(operation.pk)
+        return operation, True
     with transaction.atomic():
         try:
             with transaction.atomic():
-                operation = ResUserOperation.objects.create(
-                    customer_id=customer_id,
-                    task_type=task_type,
-                    resource_type=resource_type,
-                    resource_id=resource_id,
-                    site_id=site_id or "",
-                    params=cleaned,
-                    order_id=order_id,
-                    suborder_id=suborder_id,
-                    created_by=user if getattr(user, "is_authenticated", False) else None,
-                    request_key=request_key,
-                )
+                operation = ResUserOperation.objects.create(**fields, request_key=request_key)
         except IntegrityError:
-            if request_key is None:
-                raise
             # A locking read sees the row the other (now committed) transaction wrote.
             return ResUserOperation.objects.select_for_update().get(request_key=request_key), False
         send_operation(operation.pk)

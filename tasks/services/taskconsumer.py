@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
 from coretasker import interface
@@ -21,6 +20,7 @@ from ..models import CloudTaskSubtask, SubtaskMode, SubtaskStatus, TaskStatus
 from .failures import describe, subtask_fail
 from .messages import send_subtask_done
 from .moves import subtask_move
+from .rows import subtask_set_workflow, subtask_to_run
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +37,9 @@ def do_prepare_subtask(*, subtask_id: int) -> str:
     queue_taskdone_V3 instead of running twice. Returns what happened:
     ``"ran"``, ``"forwarded"`` or ``"skipped"`` (its task is not DOING).
     """
-    with transaction.atomic():  # PREPARE and the waiting state in one commit
-        subtask = process_prepare_subtask(subtask_id=subtask_id)
-        if isinstance(subtask, CloudTaskSubtask) and not _enter_waiting(subtask):
-            return "skipped"
+    # NEW -> PREPARE -> ASYNC/DOING in one guarded UPDATE: the waiting state is
+    # entered before coreTasker is called, so a report arriving at once finds it.
+    subtask = process_prepare_subtask(subtask_id=subtask_id, wait=True)
     if subtask is None:
         return "skipped"
     if subtask == "forward":
@@ -50,9 +49,14 @@ def do_prepare_subtask(*, subtask_id: int) -> str:
     return "ran"
 
 
+def _waiting_state(subtask: CloudTaskSubtask) -> str:
+    """Where a prepared subtask waits: DOING (sync: runs while we wait) or ASYNC (waits for reports)."""
+    return SubtaskStatus.ASYNC if subtask.mode == SubtaskMode.ASYNC else SubtaskStatus.DOING
+
+
 def _enter_waiting(subtask: CloudTaskSubtask) -> bool:
-    """PREPARE -> DOING (sync: runs while we wait) or ASYNC (waits for reports)."""
-    waiting = SubtaskStatus.ASYNC if subtask.mode == SubtaskMode.ASYNC else SubtaskStatus.DOING
+    """PREPARE -> DOING or ASYNC, for a subtask prepared on its own."""
+    waiting = _waiting_state(subtask)
     if not process_action(subtask_id=subtask.pk, to=waiting, from_states=[SubtaskStatus.PREPARE]):
         logger.info("subtask %s left PREPARE before it ran (cancelled?)", subtask.pk)
         return False
@@ -60,14 +64,17 @@ def _enter_waiting(subtask: CloudTaskSubtask) -> bool:
     return True
 
 
-def process_prepare_subtask(*, subtask_id: int):
+def process_prepare_subtask(*, subtask_id: int, wait: bool = False):
     """Move a NEW subtask of a DOING task to PREPARE (one more attempt, deadline set).
 
-    Returns the prepared subtask, ``"forward"`` when the subtask was not NEW, or
-    ``None`` when its task is not DOING (cancelled or failed: queued subtasks do
-    not run).
+    With ``wait`` the same UPDATE goes on to the state the subtask waits in
+    (NEW -> PREPARE -> ASYNC or DOING, each an edge of the table, checked from
+    NEW), as :func:`do_prepare_subtask` used to commit both moves together.
+    Returns the prepared subtask (its task's resource, site and customer
+    loaded), ``"forward"`` when the subtask was not NEW, or ``None`` when its task
+    is not DOING (cancelled or failed: queued subtasks do not run).
     """
-    subtask = CloudTaskSubtask.objects.select_related("task").filter(pk=subtask_id).first()
+    subtask = subtask_to_run(subtask_id)
     if subtask is None:
         logger.warning("subtask %s does not exist; message dropped", subtask_id)
         return None
@@ -78,8 +85,6 @@ def process_prepare_subtask(*, subtask_id: int):
         return None
     now = timezone.now()
     changes = {
-        # Guarded by NEW in the same UPDATE: of two racing workers only one moves it,
-        # so the count read above cannot be raced.
         "attempts": subtask.attempts + 1,
         "started_at": now,
         "finished_at": None,
@@ -87,17 +92,27 @@ def process_prepare_subtask(*, subtask_id: int):
         "progress": 0,
         "error_msg": "",
     }
-    if not process_action(subtask_id=subtask_id, to=SubtaskStatus.PREPARE, from_states=[SubtaskStatus.NEW], **changes):
+    to, through = (_waiting_state(subtask), [SubtaskStatus.PREPARE]) if wait else (SubtaskStatus.PREPARE, [])
+    # Guarded by NEW and by the attempt count read above, in the same UPDATE: of two
+    # racing workers only one moves it, and the count cannot have changed meanwhile.
+    if not process_action(
+        subtask_id=subtask_id,
+        to=to,
+        from_states=[SubtaskStatus.NEW],
+        through=through,
+        where={"attempts": subtask.attempts},
+        **changes,
+    ):
         return "forward"
     for name, value in changes.items():
         setattr(subtask, name, value)
-    subtask.status = SubtaskStatus.PREPARE
+    subtask.status = to
     return subtask
 
 
-def process_action(*, subtask_id: int, to: str, from_states=None, **changes) -> bool:
+def process_action(*, subtask_id: int, to: str, from_states=None, through=(), where=None, **changes) -> bool:
     """Apply one guarded status change (and field updates) to a subtask; ``True`` if it moved."""
-    return subtask_move(subtask_id, to=to, from_states=from_states, quiet=True, **changes)
+    return subtask_move(subtask_id, to=to, from_states=from_states, through=through, where=where, quiet=True, **changes)
 
 
 def do_subtask(*, subtask: CloudTaskSubtask) -> str:
@@ -144,7 +159,7 @@ def deal_with_result(*, subtask: CloudTaskSubtask, answer: interface.CoreAnswer)
             message=answer.error_msg or answer.error_code or "coreTasker reported an error",
         )
     if answer.status == interface.AnswerStatus.ACCEPTED:
-        CloudTaskSubtask.objects.filter(pk=subtask.pk).update(workflow_task_id=answer.workflow_task_id)
+        subtask_set_workflow(subtask.pk, subtask.attempts, answer.workflow_task_id)
         return "async"
     return subtask_fail(
         subtask_id=subtask.pk,
@@ -161,11 +176,13 @@ def finish_subtask(
     result=None,
     workflow_task_id: int | None = None,
     notify: bool = True,
+    attempt: int | None = None,
 ) -> bool:
     """Move a running subtask to DONE with its result; then tell queue_taskdone_V3 (after commit).
 
     Returns ``False`` (and changes nothing) when the subtask was no longer DOING
-    or ASYNC: a second report, or one for a cancelled subtask.
+    or ASYNC: a second report, or one for a cancelled subtask; or, given
+    ``attempt``, when the subtask is at another attempt (a report of an old one).
     """
     changes = {"progress": 100, "finished_at": timezone.now(), "deadline": None, "result": result}
     if answer is not None:
@@ -177,6 +194,7 @@ def finish_subtask(
         subtask_id=subtask_id,
         to=SubtaskStatus.DONE,
         from_states=[SubtaskStatus.DOING, SubtaskStatus.ASYNC],
+        where=None if attempt is None else {"attempts": attempt},
         **changes,
     )
     if moved and notify:

@@ -28,6 +28,7 @@ from ..models import (
 )
 from .failures import subtask_fail
 from .moves import subtask_move, task_ended, task_move
+from .rows import subtask_raise_progress, task_rows
 from .taskconsumer import finish_subtask
 from .taskercenter import pre_produce_subtasks
 
@@ -58,29 +59,19 @@ def task_advance(*, task_id: int | None = None, subtask_id: int | None = None, r
     ``"produced"``, ``"waiting"``, ``"idle"`` (task not DOING) or ``"missing"``
     (no such subtask).
     """
-    if task_id is not None:
-        subtasks = CloudTaskSubtask.objects.filter(task_id=task_id)
-    else:
-        subtasks = CloudTaskSubtask.objects.filter(
-            task_id__in=CloudTaskSubtask.objects.filter(pk=subtask_id).values("task_id")
-        )
-    rows = list(
-        subtasks.order_by("step").values_list(
-            "id", "group", "status", "task_id", "task__status", "task__operation_id", "action", "result"
-        )
-    )
-    if not rows:
+    found = task_rows(task_id=task_id, subtask_id=subtask_id)
+    if found is None:
         return "idle" if task_id is not None else "missing"
-    task_id = rows[0][3]
-    if rows[0][4] != TaskStatus.DOING:
+    if found.task_status != TaskStatus.DOING:
         return "idle"
-    if all(row[2] == SubtaskStatus.DONE for row in rows):
-        results = {row[6]: row[7] for row in rows}
-        return "finished" if task_finish(task_id=task_id, operation_id=rows[0][5], results=results) else "idle"
-    with transaction.atomic():
-        sent = pre_produce_subtasks(
-            task_id=task_id, resend=resend, rows=[(pk, group, status) for pk, group, status, *_ in rows]
-        )
+    if all(status == SubtaskStatus.DONE for _, _, status in found.subtasks):
+        finished = task_finish(task_id=found.task_id, operation_id=found.operation_id, results=found.results())
+        return "finished" if finished else "idle"
+    # One guarded UPDATE at most (none when the group was produced already); the
+    # messages go after the surrounding commit, or at once in autocommit.
+    sent = pre_produce_subtasks(
+        task_id=found.task_id, resend=resend, rows=found.subtasks, current_group=found.current_group
+    )
     return "produced" if sent else "waiting"
 
 
@@ -90,7 +81,8 @@ def task_finish(*, task_id: int, operation_id: int | None = None, results: dict 
     Exactly one caller wins; the others get ``False``. ``results`` (action ->
     result, in step order) may be passed by a caller that just read them.
     """
-    with transaction.atomic():
+    # No savepoint of its own: a failure here fails the caller's whole transaction.
+    with transaction.atomic(savepoint=False):
         if results is None:
             results = dict(
                 CloudTaskSubtask.objects.filter(task_id=task_id).order_by("step").values_list("action", "result")
@@ -119,6 +111,25 @@ def parse_key(key: str) -> tuple[int, int] | None:
         return None
 
 
+_WAITING = (SubtaskStatus.ASYNC, SubtaskStatus.DOING)
+
+
+def _applies(report: dict, subtask_id: int, attempt: int) -> bool:
+    """Whether the report is about the subtask's current attempt while it waits; logged when not."""
+    row = CloudTaskSubtask.objects.filter(pk=subtask_id).values_list("attempts", "status").first()
+    if row is not None and row[0] == attempt and row[1] in _WAITING:
+        return True
+    logger.info(
+        "report %s for subtask %s (attempt %s) ignored: the subtask is %s at attempt %s",
+        report.get("kind"),
+        subtask_id,
+        attempt,
+        row and row[1],
+        row and row[0],
+    )
+    return False
+
+
 def do_async_subtask(*, report: dict) -> str:
     """Apply coreTasker's report on an asynchronous subtask.
 
@@ -127,6 +138,10 @@ def do_async_subtask(*, report: dict) -> str:
     goes to the step's retry policy. A report for another attempt, for a subtask
     no longer waiting, or a second final report changes nothing and is logged.
     Returns what happened.
+
+    ``progress`` and ``done`` write first, guarded by the state and the attempt in
+    the same UPDATE, and read the subtask only when nothing was written (to tell
+    an ignored report from a progress already shown).
     """
     key = report.get("idempotency_key", "")
     parsed = parse_key(key)
@@ -134,45 +149,36 @@ def do_async_subtask(*, report: dict) -> str:
         logger.error("report with an unreadable key %r dropped", key)
         return "ignored"
     subtask_id, attempt = parsed
-    row = CloudTaskSubtask.objects.filter(pk=subtask_id).values("attempts", "status", "task_id").first()
-    waiting = (SubtaskStatus.ASYNC, SubtaskStatus.DOING)
-    if row is None or row["attempts"] != attempt or row["status"] not in waiting:
-        logger.info(
-            "report %s for subtask %s (attempt %s) ignored: the subtask is %s at attempt %s",
-            report.get("kind"),
-            subtask_id,
-            attempt,
-            row and row["status"],
-            row and row["attempts"],
-        )
-        return "ignored"
     kind = report.get("kind")
     if kind == "progress":
         progress = max(0, min(int(report.get("progress") or 0), 99))
-        if row["status"] == SubtaskStatus.ASYNC and subtask_move(
+        if subtask_move(
             subtask_id,
             to=SubtaskStatus.DOING,
             from_states=[SubtaskStatus.ASYNC],
+            where={"attempts": attempt},
             quiet=True,
             progress=progress,
-        ):
+        ) or subtask_raise_progress(subtask_id, attempt, progress):
             return "progress"
-        CloudTaskSubtask.objects.filter(
-            pk=subtask_id, status=SubtaskStatus.DOING, attempts=attempt, progress__lt=progress
-        ).update(progress=progress)
-        return "progress"
+        return "progress" if _applies(report, subtask_id, attempt) else "ignored"
     if kind == "done":
         with transaction.atomic():  # the subtask's DONE and the task's next move commit together
             moved = finish_subtask(
                 subtask_id=subtask_id,
+                attempt=attempt,
                 result=report.get("result"),
                 workflow_task_id=report.get("workflow_task_id"),
                 notify=False,  # this consumer advances the task itself, below
             )
-            if not moved:
-                return "ignored"
-            task_advance(task_id=row["task_id"])
+            if moved:
+                task_advance(subtask_id=subtask_id)
+        if not moved:
+            _applies(report, subtask_id, attempt)  # logs why
+            return "ignored"
         return "done"
+    if not _applies(report, subtask_id, attempt):
+        return "ignored"
     if kind == "error":
         return subtask_fail(
             subtask_id=subtask_id,

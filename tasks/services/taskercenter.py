@@ -33,6 +33,7 @@ from .locks import lock_acquire
 from .messages import send_subtask
 from .moves import operation_move, task_move
 from .operations import FAIL_AT, fail_at_names, operation_create
+from .rows import insert, operation_for_task, task_advance_group
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def process_operation_task(*, operation_id: int) -> CloudTask | None:
     try:
         with transaction.atomic():
             moved = operation_move(operation_id, to=OperationStatus.LOCK, from_states=[OperationStatus.NEW])
-            operation = ResUserOperation.objects.filter(pk=operation_id).first()
+            operation = operation_for_task(operation_id)
             if operation is None:
                 logger.warning("operation %s does not exist; message dropped", operation_id)
                 return None
@@ -121,7 +122,9 @@ def save_task(*, operation: ResUserOperation, fresh: bool = False) -> CloudTask:
         "status": TaskStatus.NEW,
     }
     if fresh:
-        return CloudTask.objects.create(**fields)
+        task = CloudTask(**fields)
+        insert([task])
+        return task
     existing = CloudTask.objects.filter(operation_id=operation.pk).first()
     if existing is not None:
         return existing
@@ -140,7 +143,8 @@ def process_task_func(*, task_id: int, task: CloudTask | None = None) -> str:
     ``task`` may be passed by a caller that created it in the open transaction
     (nobody else can see it yet). Returns the task's status.
     """
-    with transaction.atomic():
+    # No savepoint: a failure rolls back the caller's whole step (it logs it afterwards).
+    with transaction.atomic(savepoint=False):
         fresh = task is not None
         if not fresh:
             task = CloudTask.objects.select_for_update().get(pk=task_id)
@@ -190,10 +194,8 @@ def split_task(*, task: CloudTask, fresh: bool = False) -> list[CloudTaskSubtask
             return existing
     flow = get_flow(task.task_type)
     rows = [add_subtask(task=task, number=number, step=step, save=False) for number, step in enumerate(flow.steps, 1)]
-    created = CloudTaskSubtask.objects.bulk_create(rows)
-    if any(row.pk is None for row in created):  # a database that cannot return ids from a bulk insert
-        created = list(task.subtasks.order_by("step"))
-    return created
+    insert(rows)
+    return rows
 
 
 def subtask_params(*, task: CloudTask, action: str) -> dict:
@@ -236,7 +238,9 @@ def add_subtask(*, task: CloudTask, number: int, step: Step, save: bool = True) 
     return row
 
 
-def get_product_subtasks(*, task_id: int, resend: bool = False, rows: list | None = None) -> list[int]:
+def get_product_subtasks(
+    *, task_id: int, resend: bool = False, rows: list | None = None, current_group: int | None = None
+) -> list[int]:
     """The NEW subtasks whose turn has come: those of the first group not yet all DONE.
 
     Nothing while any subtask is ERROR or CANCELLED. The task's ``current_group``
@@ -244,7 +248,9 @@ def get_product_subtasks(*, task_id: int, resend: bool = False, rows: list | Non
     one of them produces the next group; ``resend`` returns the group's NEW
     subtasks even if they were produced before (the sweeper, a retry).
     ``rows`` (``(id, group, status)`` of every subtask, read in the caller's
-    transaction) saves reading them again.
+    transaction) saves reading them again; ``current_group``, read with them,
+    saves the UPDATE when it cannot move (the group was produced already:
+    ``current_group`` never goes back).
     """
     if rows is None:
         rows = list(CloudTaskSubtask.objects.filter(task_id=task_id).values_list("id", "group", "status"))
@@ -254,17 +260,19 @@ def get_product_subtasks(*, task_id: int, resend: bool = False, rows: list | Non
     if not pending:
         return []
     group = min(pending)
-    advanced = CloudTask.objects.filter(pk=task_id, status=TaskStatus.DOING, current_group__lt=group).update(
-        current_group=group, updated_at=timezone.now()
-    )
+    if current_group is not None and current_group >= group and not resend:
+        return []
+    advanced = task_advance_group(task_id, group)
     if not advanced and not resend:
         return []
     return [pk for pk, g, status in rows if g == group and status == SubtaskStatus.NEW]
 
 
-def pre_produce_subtasks(*, task_id: int, resend: bool = False, rows: list | None = None) -> list[int]:
+def pre_produce_subtasks(
+    *, task_id: int, resend: bool = False, rows: list | None = None, current_group: int | None = None
+) -> list[int]:
     """Send every subtask whose turn has come to queue_subtask_V3, after commit."""
-    ids = get_product_subtasks(task_id=task_id, resend=resend, rows=rows)
+    ids = get_product_subtasks(task_id=task_id, resend=resend, rows=rows, current_group=current_group)
     for pk in ids:
         send_subtask(pk)
     return ids
