@@ -55,24 +55,33 @@ def task_advance(*, task_id: int | None = None, subtask_id: int | None = None, r
     """Move a DOING task (given, or the one of ``subtask_id``) on: finish it when every subtask is DONE,
     else send the next group.
 
-    Every subtask and the task's state are read in one query. Returns ``"finished"``,
-    ``"produced"``, ``"waiting"``, ``"idle"`` (task not DOING) or ``"missing"``
-    (no such subtask).
+    Advancers of one task take turns on its row lock before they read its
+    subtasks: two subtasks of a group finishing in concurrent transactions would
+    otherwise each read the other as unfinished, and the task would wait for the
+    sweeper. Returns ``"finished"``, ``"produced"``, ``"waiting"``, ``"idle"``
+    (task not DOING) or ``"missing"`` (no such subtask).
     """
-    found = task_rows(task_id=task_id, subtask_id=subtask_id)
-    if found is None:
-        return "idle" if task_id is not None else "missing"
-    if found.task_status != TaskStatus.DOING:
-        return "idle"
-    if all(status == SubtaskStatus.DONE for _, _, status in found.subtasks):
-        finished = task_finish(task_id=found.task_id, operation_id=found.operation_id, results=found.results())
-        return "finished" if finished else "idle"
-    # One guarded UPDATE at most (none when the group was produced already); the
-    # messages go after the surrounding commit, or at once in autocommit.
-    sent = pre_produce_subtasks(
-        task_id=found.task_id, resend=resend, rows=found.subtasks, current_group=found.current_group
-    )
-    return "produced" if sent else "waiting"
+    with transaction.atomic(savepoint=False):
+        # A locking read, and the first read of the transaction: on MariaDB it waits for a
+        # concurrent advancer's commit, and the plain read below, whose snapshot starts
+        # after it, sees what that advancer wrote.
+        locked = CloudTask.objects.select_for_update()
+        locked = locked.filter(pk=task_id) if task_id is not None else locked.filter(subtasks__pk=subtask_id)
+        task_id = next(iter(locked.values_list("pk", flat=True)[:1]), None)
+        if task_id is None:
+            return "missing" if subtask_id is not None else "idle"
+        found = task_rows(task_id=task_id)
+        if found is None or found.task_status != TaskStatus.DOING:
+            return "idle"
+        if all(status == SubtaskStatus.DONE for _, _, status in found.subtasks):
+            finished = task_finish(task_id=found.task_id, operation_id=found.operation_id, results=found.results())
+            return "finished" if finished else "idle"
+        # One guarded UPDATE at most (none when the group was produced already); the
+        # messages go after the commit.
+        sent = pre_produce_subtasks(
+            task_id=found.task_id, resend=resend, rows=found.subtasks, current_group=found.current_group
+        )
+        return "produced" if sent else "waiting"
 
 
 def task_finish(*, task_id: int, operation_id: int | None = None, results: dict | None = None) -> bool:

@@ -1,5 +1,6 @@
 """Resource locks: a unique key taken by INSERT, released in every final state."""
 
+import contextlib
 import threading
 
 import pytest
@@ -175,3 +176,54 @@ def test_two_workers_on_one_subtask_message_run_it_once(bus, core, monkeypatch):
     assert sorted(outcomes) == ["forwarded", "ran"]
     assert calls == [f"{row.pk}:1"]
     assert WorkflowTask.objects.filter(idempotency_key=f"{row.pk}:1").count() == 1
+
+
+@mariadb_only
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_two_subtasks_of_a_group_finishing_at_once_finish_their_task(bus, core, cpu_type, monkeypatch):
+    """Both reports of create_vm's second group land together: one of them finishes the task.
+
+    Each advancer reads the task's subtasks inside the transaction that wrote its own
+    DONE; read side by side, each would see the other unfinished and the task would
+    wait for the sweeper. The task's row lock makes them take turns.
+    """
+    from tasks.models import CloudTaskSubtask, SubtaskStatus
+    from tasks.services import do_async_subtask, process_prepare_subtask, taskdone
+    from tasks.tests.conftest import vm_params
+
+    operation = bus.run(
+        operation_place,
+        customer_id="c",
+        task_type="create_vm",
+        resource_type="vm",
+        resource_id="vm-group",
+        site_id="s1",
+        params=vm_params(cpu_type, bandwidth_mbps=20),
+    )
+    task = bus.run(process_operation_task, operation_id=operation.pk)
+    CloudTaskSubtask.objects.filter(task=task, step=1).update(status=SubtaskStatus.DONE, result={})
+    CloudTask.objects.filter(pk=task.pk).update(current_group=2)
+    rows = [
+        process_prepare_subtask(subtask_id=pk, wait=True)
+        for pk in CloudTaskSubtask.objects.filter(task=task, group=2).values_list("pk", flat=True)
+    ]
+    assert len(rows) == 2
+    barrier = threading.Barrier(2, timeout=2)
+    original = taskdone.task_rows
+
+    def side_by_side(**kwargs):
+        # Both advancers read together, unless one waits for the other's lock.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return original(**kwargs)
+
+    monkeypatch.setattr(taskdone, "task_rows", side_by_side)
+
+    def finish(row):
+        key = f"{row.pk}:{row.attempts}"
+        return lambda: bus.run(do_async_subtask, report={"idempotency_key": key, "kind": "done", "result": {}})
+
+    _run_in_threads([finish(row) for row in rows])
+    assert CloudTask.objects.get(pk=task.pk).status == TaskStatus.DONE
+    assert ResUserOperation.objects.get(pk=operation.pk).task_status == "DONE"

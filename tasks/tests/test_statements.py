@@ -106,8 +106,8 @@ def test_reports_write_first_and_read_only_when_nothing_was_written(bus, task):
     assert (step(task, 1).status, step(task, 1).progress) == (SubtaskStatus.DOING, 60)
     with Statements() as done:
         assert bus.run(do_async_subtask, report=report(row, "done", result={"ok": 1})) == "done"
-    # DONE, every subtask of the task with its state, the next group's turn.
-    assert len(done.sql) == 3
+    # DONE, the task's row lock, every subtask of the task with its state, the next group's turn.
+    assert len(done.sql) == 4
     assert sorted(body["subtask_id"] for name, body, _ in bus.sent if name == "taskconsumer.consume") == [
         step(task, 2).pk,
         step(task, 3).pk,
@@ -132,7 +132,7 @@ def test_a_group_already_produced_is_not_produced_again_nor_written(task):
     first = step(task, 1).pk
     with Statements() as advance:
         assert task_advance(subtask_id=first) == "waiting"
-    assert len(advance.sql) == 1
+    assert len(advance.sql) == 2  # the task's row lock, then its subtasks
 
 
 def test_the_last_report_finishes_the_task_its_operation_and_its_lock(bus, task, monkeypatch):
@@ -144,8 +144,8 @@ def test_the_last_report_finishes_the_task_its_operation_and_its_lock(bus, task,
     row = process_prepare_subtask(subtask_id=step(task, 2).pk, wait=True)
     with Statements() as done:
         assert bus.run(do_async_subtask, report=report(row, "done", result={"b": 2})) == "done"
-    # DONE, the task's subtasks, then task, operation and lock.
-    assert len(done.sql) == 5
+    # DONE, the task's row lock, its subtasks, then task, operation and resource lock.
+    assert len(done.sql) == 6
     finished = CloudTask.objects.get(pk=task.pk)
     assert finished.status == TaskStatus.DONE
     assert finished.result == {"create_vm": {"a": 1}, "start_vm": {"b": 2}, "set_bandwidth": {"a": 1}}
