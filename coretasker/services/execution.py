@@ -103,6 +103,10 @@ _SUBTASK_SQL = (
 )
 
 
+#: What recording a step returns when its workflow is no longer DOING.
+STOPPED = object()
+
+
 @dataclass(slots=True)
 class PlanRow:
     """One workflow_subtask as the run keeps track of it (``name``, ``agent`` and
@@ -330,6 +334,8 @@ def _run_known_plan(plan: KnownPlan) -> CoreAnswer | None:
             ok, end = _run_step(plan.workflow_task_id, row, context, inline=True, plan=rows)
             if not ok:
                 return None if end is None else _error_answer(plan.workflow_task_id, *end)
+            if end is STOPPED:
+                return None
             if end is not None:
                 return CoreAnswer(workflow_task_id=plan.workflow_task_id, status=AnswerStatus.DONE, result=end)
     return None
@@ -390,7 +396,7 @@ def _run_step(
 ) -> tuple[bool, object]:
     """Run a started (DOING) subtask's driver step, outside any transaction, and record the outcome.
 
-    Returns ``(True, merged result if this step finished the workflow, else None)``
+    Returns ``(True, what :func:`_record_success` returns)``
     or ``(False, (error, error_msg) if this step failed the workflow, else None)``.
     """
     step = PlanStep(name=subtask.name, group=subtask.group, agent=subtask.agent)
@@ -409,8 +415,11 @@ def _run_step(
 
 def _record_success(
     workflow_task_id: int, subtask: PlanRow, result: dict, *, inline: bool, plan: list[PlanRow] | None = None
-) -> dict | None:
-    """Record a DONE step; finish the workflow or queue its next group. Returns the merged result if it finished.
+) -> dict | object | None:
+    """Record a DONE step; finish the workflow or queue its next group.
+
+    Returns the merged result if this finished the workflow, :data:`STOPPED` if
+    the workflow is no longer DOING (nothing more of it is to run), else None.
 
     ``plan``: the rows of a :class:`KnownPlan` (``subtask`` one of them), kept
     up to date here instead of being read.
@@ -433,8 +442,9 @@ def _record_success(
         group_open = any(row.group == subtask.group and row.status != S.DONE for row in plan)
         if wf.status != S.DOING or group_open:
             sql.update_row(WorkflowTask, wf.pk, changes)
-            if wf.status == S.DOING:
-                _report(wf, "progress", progress=progress)
+            if wf.status != S.DOING:
+                return STOPPED
+            _report(wf, "progress", progress=progress)
             return None
         _report(wf, "progress", progress=progress)
         pending = _next_group(plan)
