@@ -55,18 +55,24 @@ def _now():
 def allocate_host(params: dict, inputs: dict) -> dict:
     """Place the VM on the first enabled host of its site with room for it, and reserve that room."""
     spec = positive(params, "cpu", "memory_gb")
-    site_pk, _name, cpu_known, vm_taken = create_vm_facts(params)
+    # Lock the site's hosts in primary-key order: two placements never deadlock and
+    # never both take the last free room of a host. The same read tells whether the
+    # CPU type is known and the VM exists (subqueries: they lock nothing).
+    hosts = fetch(
+        "SELECT h.id, h.hostname, h.cpu_total, h.cpu_used, h.memory_gb_total, h.memory_gb_used, h.site_id, "
+        "EXISTS(SELECT 1 FROM api_cputypetpl c WHERE c.code = %s), EXISTS(SELECT 1 FROM sim_vm v WHERE v.vm_id = %s) "
+        "FROM sim_host h WHERE h.site_id = (SELECT s.id FROM sim_site s WHERE s.site_id = %s) AND h.enabled = %s "
+        "ORDER BY h.id" + _for_update(),
+        [str(params["cpu_type"]), str(params["vm_id"]), str(params["site_id"]), True],
+    )
+    if hosts:
+        site_pk, cpu_known, vm_taken = hosts[0][6], bool(hosts[0][7]), bool(hosts[0][8])
+    else:  # no enabled host: is there such a site at all, and would it refuse for another reason first?
+        site_pk, _name, cpu_known, vm_taken = create_vm_facts(params)
     if not cpu_known:
         raise refuse_unknown_cpu_type(params)
     if vm_taken:
         raise refuse_vm_exists(params)
-    # Lock the site's hosts in primary-key order: two placements never deadlock and
-    # never both take the last free room of a host.
-    hosts = fetch(
-        "SELECT id, hostname, cpu_total, cpu_used, memory_gb_total, memory_gb_used FROM sim_host "
-        "WHERE site_id = %s AND enabled = %s ORDER BY id" + _for_update(),
-        [site_pk, True],
-    )
     host = next(
         (h for h in hosts if h[2] - h[3] >= spec["cpu"] and h[4] - h[5] >= spec["memory_gb"]),
         None,
@@ -79,7 +85,7 @@ def allocate_host(params: dict, inputs: dict) -> dict:
             cpu=spec["cpu"],
             mem=spec["memory_gb"],
         )
-    host_pk, hostname, _cpu_total, cpu_used, _memory_total, memory_used = host
+    host_pk, hostname, _cpu_total, cpu_used, _memory_total, memory_used = host[:6]
     execute(
         "UPDATE sim_host SET cpu_used = %s, memory_gb_used = %s WHERE id = %s",
         [cpu_used + spec["cpu"], memory_used + spec["memory_gb"], host_pk],

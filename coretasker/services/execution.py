@@ -92,7 +92,17 @@ _WF = WorkflowTask._meta.db_table
 _SUB = WorkflowSubtask._meta.db_table
 _LOCK_SQL = f"SELECT {', '.join(LockedWorkflow._fields[1:])} FROM {_WF} WHERE id = %s"
 _OPEN_SQL = f"SELECT id, step, group_id, status, celery_task_id FROM {_SUB} WHERE parent_id = %s AND status <> %s"
-_PLAN_SQL = f"SELECT id, step, group_id, status, celery_task_id, result FROM {_SUB} WHERE parent_id = %s"
+# The workflow row and its plan's rows, locked and read in one statement (see _lock_with_plan).
+_LOCK_PLAN_SQL = (
+    f"SELECT {', '.join('w.' + column for column in LockedWorkflow._fields[1:])}, "
+    f"s.id, s.step, s.group_id, s.status, s.celery_task_id, s.result FROM {_WF} w "
+    f"LEFT JOIN {_SUB} s ON s.parent_id = w.id WHERE w.id = %s"
+)
+_LOCK_OPEN_SQL = (
+    f"SELECT {', '.join('w.' + column for column in LockedWorkflow._fields[1:])}, "
+    f"s.id, s.step, s.group_id, s.status, s.celery_task_id FROM {_WF} w "
+    f"LEFT JOIN {_SUB} s ON s.parent_id = w.id AND s.status <> %s WHERE w.id = %s"
+)
 # A subtask with what its step runs with: the request (task_type and params never
 # change), where the workflow is (status, step, restart) and the result the subtask
 # consumes (its producer is DONE, and a DONE result is never rewritten).
@@ -194,12 +204,28 @@ def merged_result(workflow_task_id: int) -> dict:
     return merged
 
 
-def _read_plan(workflow_task_id: int) -> list[PlanRow]:
-    """Every subtask of the plan, with its result (one read: progress, the merged result and the next group)."""
-    return [
-        PlanRow(pk, step, group, status, claimed, sql.json_value(result))
-        for pk, step, group, status, claimed, result in sql.fetch(_PLAN_SQL, [workflow_task_id])
+def _lock_with_plan(workflow_task_id: int, *, open_only: bool = False) -> tuple[LockedWorkflow, list[PlanRow]] | None:
+    """:func:`_lock`, and the plan's subtasks (all, with results; or only those not DONE), in one statement.
+
+    The plan's rows are locked too. The workflow row comes first (the joined
+    read starts from it), as in every transaction that changes a plan (they all
+    lock the workflow row before touching its subtasks; a subtask's start is a
+    single UPDATE holding nothing else), so no two wait for each other in a
+    circle. None if the workflow_task does not exist.
+    """
+    width = len(LockedWorkflow._fields) - 1
+    if open_only:
+        found = sql.fetch(_LOCK_OPEN_SQL + sql.for_update(), [S.DONE, workflow_task_id])
+    else:
+        found = sql.fetch(_LOCK_PLAN_SQL + sql.for_update(), [workflow_task_id])
+    if not found:
+        return None
+    rows = [
+        PlanRow(*row[width : width + 5], sql.json_value(row[width + 5]) if not open_only else None)
+        for row in found
+        if row[width] is not None
     ]
+    return LockedWorkflow(workflow_task_id, *found[0][:width]), rows
 
 
 def _finish_done(wf: LockedWorkflow, result: dict | None = None, **changes) -> None:
@@ -255,13 +281,14 @@ def workflow_start(*, workflow_task_id: int) -> None:
     queued once each, with the workflow's priority. Finished workflows are left alone.
     """
     with transaction.atomic():
-        wf = _lock(workflow_task_id, missing_ok=True)
-        if wf is None:
+        found = _lock_with_plan(workflow_task_id, open_only=True)
+        if found is None:
             logger.warning("workflow_task %s vanished before it started", workflow_task_id)
             return
+        wf, open_rows = found
         if wf.status not in (S.NEW, S.DOING):
             return
-        pending = pending_group(wf.pk)
+        pending = _next_group(open_rows)
         if wf.status == S.NEW:
             # The start and the plan's first group go into one guarded UPDATE.
             step = pending[0] if pending is not None else wf.step
@@ -425,12 +452,16 @@ def _record_success(
     up to date here instead of being read.
     """
     with transaction.atomic():
-        wf = _lock(workflow_task_id)
-        transition(WorkflowSubtask, subtask.pk, table=WORKFLOW_SUBTASK, to=S.DONE, from_states=[S.DOING], result=result)
-        if plan is None:
-            plan = _read_plan(wf.pk)  # the whole plan in one read, this step DONE
+        if plan is None:  # the whole plan, read with the lock: progress, the merged result or the next group
+            found = _lock_with_plan(workflow_task_id)
+            if found is None:
+                raise WorkflowTask.DoesNotExist(f"workflow_task {workflow_task_id} does not exist")
+            wf, plan = found
+            mine = next((row for row in plan if row.pk == subtask.pk), subtask)
         else:
-            subtask.status, subtask.result = S.DONE, result
+            wf, mine = _lock(workflow_task_id), subtask
+        transition(WorkflowSubtask, subtask.pk, table=WORKFLOW_SUBTASK, to=S.DONE, from_states=[S.DOING], result=result)
+        mine.status, mine.result = S.DONE, result
         done = sum(1 for row in plan if row.status == S.DONE)
         progress = done * 100 // len(plan)
         run_dev = (result or {}).get("device") or wf.run_dev or socket.gethostname()

@@ -97,14 +97,14 @@ def test_parallel_subtasks_of_a_group_finishing_together_queue_the_next_group_on
         workflow_start(workflow_task_id=answer.workflow_task_id)
         group_one = [call.kwargs["args"][0] for call in sent.call_args_list]
         sent.reset_mock()
-        read_plan = execution._read_plan
+        lock_with_plan = execution._lock_with_plan
 
-        def slow_read_plan(workflow_task_id):  # each holds its bookkeeping open after reading the plan
-            plan = read_plan(workflow_task_id)
+        def slow_lock_with_plan(*args, **kwargs):  # each holds its bookkeeping open after reading the plan
+            found = lock_with_plan(*args, **kwargs)
             time.sleep(0.3)
-            return plan
+            return found
 
-        with mock.patch.object(execution, "_read_plan", side_effect=slow_read_plan):
+        with mock.patch.object(execution, "_lock_with_plan", side_effect=slow_lock_with_plan):
             ran = _race_calls([partial(subtask_run, subtask_id=pk) for pk in group_one])
 
     assert len(group_one) == 2 and ran == [True, True]

@@ -66,7 +66,7 @@ def _run_async_plan(reports, django_capture_on_commit_callbacks, sent):
 
     with django_capture_on_commit_callbacks(execute=True):
         _, statements = _statements(workflow_start, workflow_task_id=answer.workflow_task_id)
-    assert len(statements) == 4, statements  # lock, open subtasks, NEW -> DOING, claim
+    assert len(statements) == 3, statements  # lock with the open subtasks, NEW -> DOING, claim
 
     counts = []
     for _ in range(3):
@@ -75,8 +75,8 @@ def _run_async_plan(reports, django_capture_on_commit_callbacks, sent):
             ran, statements = _statements(subtask_run, subtask_id=subtask_id)
         assert ran is True
         counts.append(len(statements))
-    # read, start | lock, done, plan, progress (+ the next group's claim) or the end
-    assert counts == [7, 7, 6]
+    # read, start | lock with the plan, done, progress (+ the next group's claim) or the end
+    assert counts == [6, 6, 5]
 
     wf = WorkflowTask.objects.get(pk=answer.workflow_task_id)
     assert (wf.status, wf.progress, wf.step, wf.run_dev) == (WorkflowStatus.DONE, 100, 3, "stub-third")

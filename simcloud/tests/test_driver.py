@@ -7,6 +7,7 @@ import pytest
 from django.test import override_settings
 
 from coretasker.drivers.base import DriverRefusal
+from simcloud import inventory
 from simcloud.driver import SimulatedCloudDriver
 from simcloud.models import SimBandwidth, SimHost, SimNic, SimPipe, SimSite, SimVm
 
@@ -148,3 +149,19 @@ def test_create_vm_refusals_keep_their_order(driver):
         with pytest.raises(DriverRefusal) as refused:
             driver.validate("create_vm", {**SPEC, "vm_id": "vm-new", **change})
         assert refused.value.code == code, change
+
+
+def test_placement_refuses_in_order_even_when_a_site_has_no_enabled_host():
+    def place(**change):
+        with pytest.raises(DriverRefusal) as refused:
+            inventory.run("allocate_host", {**SPEC, "vm_id": "vm-p", **change}, {})
+        return refused.value.code
+
+    SimHost.objects.filter(site__site_id="cn-north-1").update(enabled=False)
+    assert place() == "no_capacity"
+    assert place(cpu_type="pentium_iii") == "unknown_cpu_type"
+    assert place(site_id="mars-1") == "unknown_site"
+    SimHost.objects.filter(site__site_id="cn-north-1").update(enabled=True)
+    assert place(cpu_type="pentium_iii") == "unknown_cpu_type"
+    assert place(cpu=100000) == "no_capacity"
+    assert not SimVm.objects.filter(vm_id="vm-p").exists()
