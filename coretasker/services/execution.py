@@ -3,9 +3,14 @@
 The plan is run group by group (``group_id``): every subtask of the lowest group
 not yet DONE is queued (asynchronous mode) or run in turn (synchronous mode);
 when the last subtask of a group finishes, the next group starts. A subtask's
-driver step runs outside any transaction; the bookkeeping before and after runs
-in short transactions that lock the workflow_task row, so parallel subtasks of a
-group finishing together advance the plan exactly once.
+driver step runs outside any transaction. Before it, the subtask is started by
+one guarded UPDATE (NEW -> DOING), so a redelivered message runs nothing; after
+it, the outcome is recorded in a short transaction that locks the workflow_task
+row, so parallel subtasks of a group finishing together advance the plan exactly
+once.
+
+Every pipeline message runs this, so its statements are few and written out
+(:mod:`.sql`): a message costs a handful of small statements and two commits.
 
 Reports (:class:`coretasker.interface.CoreReport`) are sent only for workflows in
 asynchronous mode, and only after the commit that recorded what they say.

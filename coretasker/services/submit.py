@@ -76,8 +76,8 @@ def effective_params(request: CoreRequest) -> dict:
     return params
 
 
-def answer(wf: WorkflowTask) -> CoreAnswer:
-    """What coreTasker says about ``wf`` now."""
+def answer(wf) -> CoreAnswer:
+    """What coreTasker says about ``wf`` now (a workflow_task, or its pk, status, result and error_msg)."""
     if wf.status == S.DONE:
         return CoreAnswer(workflow_task_id=wf.pk, status=AnswerStatus.DONE, result=wf.result)
     if wf.status in (S.ERROR, S.CANCELLED):
@@ -99,7 +99,7 @@ class _Found(NamedTuple):
     error_msg: str
 
 
-_FIND_SQL = f"SELECT {', '.join(_Found._fields).replace('pk', 'id')} FROM {WorkflowTask._meta.db_table} WHERE "
+_FIND_SQL = f"SELECT id, status, mode, result, error_msg FROM {WorkflowTask._meta.db_table} WHERE "
 
 
 def _find(*, pk: int | None = None, idempotency_key: str | None = None) -> _Found | None:
@@ -164,14 +164,13 @@ def _create(
     refusal: DriverRefusal | None,
     resumed: tuple[WorkflowTask | None, dict[int, dict]] = (None, {}),
 ) -> tuple[_Found, str, list[PlanRow]]:
-    """Insert the workflow_task and its plan, the row born in the state this request puts it in.
+    """Insert the workflow_task and its plan; returns the row as :func:`answer` reads it, its Celery id and the plan.
 
-    Returns the row as :func:`answer` reads it, its Celery task id and the plan.
-
-    NEW (asynchronous: the run is queued), DOING (synchronous: it runs inline
-    once this commits) or ERROR (refused before running). The row is inserted and
-    the state reached in one transaction, so nothing sees it otherwise; inserting
-    it so spares the UPDATE a transition from NEW would cost.
+    The row is born in the state this request puts it in: NEW (asynchronous: the
+    run is queued), DOING (synchronous: it runs inline once this commits) or ERROR
+    (refused before running). Nothing can see it before this transaction commits,
+    so this is the state a NEW row moved in the same transaction would show,
+    without the UPDATE.
     """
     driver = get_driver()
     asynchronous = request.mode == WorkflowMode.ASYNC
