@@ -49,8 +49,8 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict]) -> list[int]:
     """INSERT ``rows`` (``{attname: value}``; other columns get their field's default) and return their ids.
 
     One statement when the database returns the ids of a multi-row INSERT
-    (MariaDB 10.5+, SQLite 3.35+), else one per row. ``auto_now``/``auto_now_add``
-    columns get the current time, as ``save()`` gives them.
+    (MariaDB 10.5+, SQLite 3.35+, PostgreSQL), else one per row. ``auto_now`` and
+    ``auto_now_add`` columns get the current time, as ``save()`` gives them.
     """
     if not rows:
         return []
@@ -73,8 +73,9 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict]) -> list[int]:
     columns = ", ".join(quote(field.column) for field in fields)
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     pk = quote(model._meta.pk.column)
+    features = connection.features
     with connection.cursor() as cursor:
-        if len(rows) > 1 and connection.features.can_return_rows_from_bulk_insert:
+        if features.can_return_rows_from_bulk_insert:
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(rows))} RETURNING {pk}",
                 [value for row in values for value in row],
@@ -82,8 +83,12 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict]) -> list[int]:
             return [row[0] for row in cursor.fetchall()]
         ids = []
         for row in values:
-            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {placeholders}", row)
-            ids.append(cursor.lastrowid)
+            if features.can_return_columns_from_insert:
+                cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {placeholders} RETURNING {pk}", row)
+                ids.append(cursor.fetchone()[0])
+            else:
+                cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {placeholders}", row)
+                ids.append(cursor.lastrowid)
         return ids
 
 

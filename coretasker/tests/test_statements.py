@@ -106,3 +106,22 @@ def test_a_synchronous_plan_is_not_read_back():
     assert subtasks[2].result["seen"] == ["device", "second", "seen"]  # it got step 2's result as its input
     wf = WorkflowTask.objects.get(pk=answer.workflow_task_id)
     assert (wf.step, wf.progress, wf.run_dev) == (3, 100, "stub-third")
+
+
+@override_settings(CORETASKER_DRIVER=STUB)
+@pytest.mark.parametrize("returning", [False, True], ids=["lastrowid", "returning"])
+def test_the_plan_is_the_same_where_a_multi_row_insert_returns_no_ids(returning):
+    features = connection.features
+    with (
+        mock.patch.object(type(features), "can_return_rows_from_bulk_insert", False),  # a property
+        mock.patch.object(features, "can_return_columns_from_insert", returning),  # a cached_property
+    ):
+        answer, statements = _statements(submit, make_request("create_pipe", "pipe-u"))
+
+    assert answer.status == AnswerStatus.DONE
+    assert len(statements) == 5 + 3 * 4, statements  # the workflow_task, 3 subtasks one by one, links; the run
+    assert any("RETURNING" in sql for sql in statements) == returning
+    subtasks = list(WorkflowSubtask.objects.filter(parent_id=answer.workflow_task_id).order_by("step"))
+    assert [s.brother_id for s in subtasks] == [None, subtasks[0].pk, subtasks[1].pk]
+    assert [s.result_key_id for s in subtasks] == [None, subtasks[0].pk, subtasks[1].pk]
+    assert [s.status for s in subtasks] == [WorkflowStatus.DONE] * 3
