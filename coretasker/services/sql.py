@@ -3,8 +3,9 @@
 Each Celery message of a plan's run costs a handful of small statements. Built
 through the ORM, each costs several times what the database spends on it
 (query building, model instances, per-field conversions); these helpers send
-them as written. Table and column names are the models' own, values are
-prepared by the models' fields, so the schema stays defined in one place.
+them as written. The INSERT and UPDATE helpers take table and column names from
+the models and prepare values with the models' fields, so the schema stays
+defined in one place.
 Status changes do not go through here: they stay guarded transitions
 (:func:`common.transitions.transition`).
 """
@@ -25,7 +26,7 @@ def fetch(sql: str, params: Sequence = ()) -> list[tuple]:
 
 
 def execute(sql: str, params: Sequence = ()) -> int:
-    """Run one statement; the number of rows it changed."""
+    """Run one statement; the number of rows it matched (as ``QuerySet.update()`` counts them)."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
