@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import hashlib
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from coretasker.models import CpuTypeTpl
-
-from .checks import check, get_site, get_vm, positive, refuse, resource_exists
+from .checks import (
+    VmRow,
+    check,
+    create_vm_facts,
+    execute,
+    fetch,
+    get_site,
+    get_vm,
+    positive,
+    refuse,
+    refuse_unknown_cpu_type,
+    refuse_vm_exists,
+    resource_exists,
+    vm_row,
+)
 from .models import NicState, SimBandwidth, SimHost, SimNic, SimPipe, SimVm, VmState
 
 __all__ = ["STEPS", "check", "run"]
@@ -30,75 +43,110 @@ def run(step: str, params: dict, inputs: dict) -> dict:
         return function(params, inputs)
 
 
+def _for_update() -> str:
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+def _now():
+    """The current time as a DateTimeField column takes it."""
+    return connection.ops.adapt_datetimefield_value(timezone.now())
+
+
 def allocate_host(params: dict, inputs: dict) -> dict:
     """Place the VM on the first enabled host of its site with room for it, and reserve that room."""
     spec = positive(params, "cpu", "memory_gb")
-    site = get_site(params["site_id"])
-    if not CpuTypeTpl.objects.filter(code=params["cpu_type"]).exists():
-        raise refuse("unknown_cpu_type", _("unknown CPU type %(cpu_type)s"), cpu_type=params["cpu_type"])
-    if SimVm.objects.filter(vm_id=params["vm_id"]).exists():
-        raise refuse("already_exists", _("VM %(vm)s already exists"), vm=params["vm_id"])
     # Lock the site's hosts in primary-key order: two placements never deadlock and
-    # never both take the last free room of a host.
-    hosts = list(SimHost.objects.select_for_update().filter(site=site, enabled=True).order_by("pk"))
-    host = next((h for h in hosts if h.cpu_free >= spec["cpu"] and h.memory_gb_free >= spec["memory_gb"]), None)
+    # never both take the last free room of a host. The same read tells whether the
+    # CPU type is known and the VM exists (subqueries: they lock nothing).
+    hosts = fetch(
+        "SELECT h.id, h.hostname, h.cpu_total, h.cpu_used, h.memory_gb_total, h.memory_gb_used, h.site_id, "
+        "EXISTS(SELECT 1 FROM api_cputypetpl c WHERE c.code = %s), EXISTS(SELECT 1 FROM sim_vm v WHERE v.vm_id = %s) "
+        "FROM sim_host h WHERE h.site_id = (SELECT s.id FROM sim_site s WHERE s.site_id = %s) AND h.enabled = %s "
+        "ORDER BY h.id" + _for_update(),
+        [str(params["cpu_type"]), str(params["vm_id"]), str(params["site_id"]), True],
+    )
+    if hosts:
+        site_pk, cpu_known, vm_taken = hosts[0][6], bool(hosts[0][7]), bool(hosts[0][8])
+    else:  # no enabled host: is there such a site at all, and would it refuse for another reason first?
+        site_pk, _name, cpu_known, vm_taken = create_vm_facts(params)
+    if not cpu_known:
+        raise refuse_unknown_cpu_type(params)
+    if vm_taken:
+        raise refuse_vm_exists(params)
+    host = next(
+        (h for h in hosts if h[2] - h[3] >= spec["cpu"] and h[4] - h[5] >= spec["memory_gb"]),
+        None,
+    )
     if host is None:
         raise refuse(
             "no_capacity",
             _("no host in %(site)s has %(cpu)s vCPUs and %(mem)s GB free"),
-            site=site.site_id,
+            site=params["site_id"],
             cpu=spec["cpu"],
             mem=spec["memory_gb"],
         )
-    host.cpu_used += spec["cpu"]
-    host.memory_gb_used += spec["memory_gb"]
-    host.save(update_fields=["cpu_used", "memory_gb_used"])
-    SimVm.objects.create(
-        vm_id=params["vm_id"],
-        site=site,
-        host=host,
-        customer_id=params.get("customer_id", ""),
-        cpu_type=params["cpu_type"],
-        cpu=spec["cpu"],
-        memory_gb=spec["memory_gb"],
-        state=VmState.ALLOCATED,
+    host_pk, hostname, _cpu_total, cpu_used, _memory_total, memory_used = host[:6]
+    execute(
+        "UPDATE sim_host SET cpu_used = %s, memory_gb_used = %s WHERE id = %s",
+        [cpu_used + spec["cpu"], memory_used + spec["memory_gb"], host_pk],
     )
-    return {"vm_id": params["vm_id"], "host": host.hostname, "device": host.hostname}
+    now = _now()
+    execute(
+        "INSERT INTO sim_vm (vm_id, site_id, host_id, customer_id, cpu_type, cpu, memory_gb, disk_gb, disk_id, state, "
+        "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            str(params["vm_id"]),
+            site_pk,
+            host_pk,
+            params.get("customer_id", ""),
+            str(params["cpu_type"]),
+            spec["cpu"],
+            spec["memory_gb"],
+            0,
+            "",
+            VmState.ALLOCATED,
+            now,
+            now,
+        ],
+    )
+    return {"vm_id": params["vm_id"], "host": hostname, "device": hostname}
 
 
 def create_disk(params: dict, inputs: dict) -> dict:
-    vm = get_vm(params["vm_id"], lock=True)
+    vm = vm_row(params["vm_id"], lock=True)
     disk_gb = int(params.get("disk_gb") or 20)
-    vm.disk_id = f"disk-{vm.vm_id}"
-    vm.disk_gb = disk_gb
-    vm.state = VmState.STOPPED
-    vm.save(update_fields=["disk_id", "disk_gb", "state", "updated_at"])
-    host = inputs.get("host") or (vm.host.hostname if vm.host else "")
-    return {"disk_id": vm.disk_id, "disk_gb": disk_gb, "host": host, "device": host}
+    disk_id = f"disk-{vm.vm_id}"
+    execute(
+        "UPDATE sim_vm SET disk_id = %s, disk_gb = %s, state = %s, updated_at = %s WHERE id = %s",
+        [disk_id, disk_gb, VmState.STOPPED, _now(), vm.pk],
+    )
+    host = inputs.get("host") or vm.hostname or ""
+    return {"disk_id": disk_id, "disk_gb": disk_gb, "host": host, "device": host}
 
 
 def boot_vm(params: dict, inputs: dict) -> dict:
-    vm = get_vm(params["vm_id"], lock=True)
+    vm = vm_row(params["vm_id"], lock=True)
     if not vm.disk_id:
         raise refuse("no_disk", _("VM %(vm)s has no disk to boot from"), vm=vm.vm_id)
     return _set_state(vm, VmState.RUNNING, from_states=(VmState.STOPPED,), refusal="vm_not_stopped")
 
 
-def _set_state(vm: SimVm, state: str, *, from_states, refusal: str) -> dict:
+def _set_state(vm: VmRow, state: str, *, from_states, refusal: str, write: bool = True) -> dict:
+    """Move a locked VM to ``state`` (refused unless it is in ``from_states``); ``write=False``: it is there."""
     if vm.state not in from_states:
         raise refuse(refusal, _("VM %(vm)s is %(state)s"), vm=vm.vm_id, state=vm.state)
-    vm.state = state
-    vm.save(update_fields=["state", "updated_at"])
-    host = vm.host.hostname if vm.host else ""
+    if write:
+        execute("UPDATE sim_vm SET state = %s, updated_at = %s WHERE id = %s", [state, _now(), vm.pk])
+    host = vm.hostname or ""
     return {"vm_id": vm.vm_id, "state": state, "host": host, "device": host}
 
 
 def start_vm(params: dict, inputs: dict) -> dict:
     """Start a stopped VM; starting a running one changes nothing (retries are safe), as in real clouds."""
-    vm = get_vm(params["vm_id"], lock=True)
+    vm = vm_row(params["vm_id"], lock=True)
     if vm.state == VmState.RUNNING:
         return {
-            **_set_state(vm, VmState.RUNNING, from_states=(VmState.RUNNING,), refusal="vm_not_ready"),
+            **_set_state(vm, VmState.RUNNING, from_states=(VmState.RUNNING,), refusal="vm_not_ready", write=False),
             "already": True,
         }
     return _set_state(vm, VmState.RUNNING, from_states=(VmState.STOPPED,), refusal="vm_not_ready")
@@ -106,10 +154,10 @@ def start_vm(params: dict, inputs: dict) -> dict:
 
 def stop_vm(params: dict, inputs: dict) -> dict:
     """Stop a running VM; stopping a stopped one changes nothing (retries are safe)."""
-    vm = get_vm(params["vm_id"], lock=True)
+    vm = vm_row(params["vm_id"], lock=True)
     if vm.state == VmState.STOPPED:
         return {
-            **_set_state(vm, VmState.STOPPED, from_states=(VmState.STOPPED,), refusal="vm_not_ready"),
+            **_set_state(vm, VmState.STOPPED, from_states=(VmState.STOPPED,), refusal="vm_not_ready", write=False),
             "already": True,
         }
     return _set_state(vm, VmState.STOPPED, from_states=(VmState.RUNNING,), refusal="vm_not_ready")
@@ -117,7 +165,7 @@ def stop_vm(params: dict, inputs: dict) -> dict:
 
 def reboot_vm(params: dict, inputs: dict) -> dict:
     result = _set_state(
-        get_vm(params["vm_id"], lock=True), VmState.RUNNING, from_states=(VmState.RUNNING,), refusal="vm_not_running"
+        vm_row(params["vm_id"], lock=True), VmState.RUNNING, from_states=(VmState.RUNNING,), refusal="vm_not_running"
     )
     return {**result, "rebooted": True}
 
@@ -244,8 +292,18 @@ def set_bandwidth(params: dict, inputs: dict) -> dict:
             "device": "sim-net",
         }
     spec = positive(params, "bandwidth_mbps")
-    SimBandwidth.objects.update_or_create(
-        resource_type=resource_type, resource_id=resource_id, defaults={"bandwidth_mbps": spec["bandwidth_mbps"]}
+    # One row per resource, whoever writes first: the unique key settles a race in one statement.
+    if connection.vendor == "mysql":
+        upsert = "ON DUPLICATE KEY UPDATE bandwidth_mbps = VALUES(bandwidth_mbps), updated_at = VALUES(updated_at)"
+    else:
+        upsert = (
+            "ON CONFLICT (resource_type, resource_id) DO UPDATE SET bandwidth_mbps = excluded.bandwidth_mbps, "
+            "updated_at = excluded.updated_at"
+        )
+    execute(
+        "INSERT INTO sim_bandwidth (resource_type, resource_id, bandwidth_mbps, updated_at) "
+        f"VALUES (%s, %s, %s, %s) {upsert}",
+        [str(resource_type), str(resource_id), spec["bandwidth_mbps"], _now()],
     )
     if resource_type == "pipe":
         SimPipe.objects.filter(pipe_id=resource_id).update(bandwidth_mbps=spec["bandwidth_mbps"])

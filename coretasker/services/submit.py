@@ -14,19 +14,19 @@ plan is kept, unrun, so the refusal is visible and the row can be restarted.
 from __future__ import annotations
 
 import uuid
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from common.errors import InvalidInput
-from common.transitions import transition
 
 from ..drivers.base import ACTIONS, DriverRefusal, PlanStep, get_driver
 from ..interface import ACTION_TARGET_TYPES, AnswerStatus, CoreAnswer, CoreRequest
 from ..models import TargetType, WorkflowMode, WorkflowStatus, WorkflowSubtask, WorkflowTask
-from ..transitions import WORKFLOW_TASK
-from .execution import run_inline, send_run_workflow
+from . import sql
+from .execution import KnownPlan, PlanRow, run_inline, send_run_workflow
 
 S = WorkflowStatus
 
@@ -76,8 +76,8 @@ def effective_params(request: CoreRequest) -> dict:
     return params
 
 
-def answer(wf: WorkflowTask) -> CoreAnswer:
-    """What coreTasker says about ``wf`` now."""
+def answer(wf) -> CoreAnswer:
+    """What coreTasker says about ``wf`` now (a workflow_task, or its pk, status, result and error_msg)."""
     if wf.status == S.DONE:
         return CoreAnswer(workflow_task_id=wf.pk, status=AnswerStatus.DONE, result=wf.result)
     if wf.status in (S.ERROR, S.CANCELLED):
@@ -89,21 +89,40 @@ def answer(wf: WorkflowTask) -> CoreAnswer:
     return CoreAnswer(workflow_task_id=wf.pk, status=AnswerStatus.ACCEPTED)
 
 
-def _answer_existing(wf: WorkflowTask, mode: str) -> CoreAnswer:
+class _Found(NamedTuple):
+    """The columns of a workflow_task that an answer is made of."""
+
+    pk: int
+    status: str
+    mode: str
+    result: dict | None
+    error_msg: str
+
+
+_FIND_SQL = f"SELECT id, status, mode, result, error_msg FROM {WorkflowTask._meta.db_table} WHERE "
+
+
+def _find(*, pk: int | None = None, idempotency_key: str | None = None) -> _Found | None:
+    """The workflow_task of this id or idempotency key, as an answer needs it; None if there is none."""
+    where, value = ("id", pk) if pk is not None else ("idempotency_key", idempotency_key)
+    for found_pk, status, mode, result, error_msg in sql.fetch(f"{_FIND_SQL}{where} = %s", [value]):
+        return _Found(found_pk, status, mode, sql.json_value(result), error_msg)
+    return None
+
+
+def _answer_existing(wf: _Found, mode: str) -> CoreAnswer:
     """A repeated request: never run again; a running synchronous one switches to reporting."""
     if wf.status in (S.NEW, S.DOING) and wf.mode == WorkflowMode.SYNC and mode == WorkflowMode.SYNC:
         # The first call is still running (or died): this caller gets ACCEPTED, so it
         # must hear the end by report like an asynchronous caller.
-        switched = WorkflowTask.objects.filter(pk=wf.pk, status__in=[S.NEW, S.DOING]).update(mode=WorkflowMode.ASYNC)
-        wf.refresh_from_db()
-        if not switched:
-            return answer(wf)
+        WorkflowTask.objects.filter(pk=wf.pk, status__in=[S.NEW, S.DOING]).update(mode=WorkflowMode.ASYNC)
+        wf = _find(pk=wf.pk) or wf
     return answer(wf)
 
 
 def workflow_lookup(idempotency_key: str) -> CoreAnswer | None:
     """Where coreTasker is with the request of this key; None if it never saw it."""
-    wf = WorkflowTask.objects.filter(idempotency_key=idempotency_key).first()
+    wf = _find(idempotency_key=idempotency_key)
     return answer(wf) if wf is not None else None
 
 
@@ -144,11 +163,32 @@ def _create(
     plan: list[PlanStep],
     refusal: DriverRefusal | None,
     resumed: tuple[WorkflowTask | None, dict[int, dict]] = (None, {}),
-) -> WorkflowTask:
+) -> tuple[_Found, str, list[PlanRow]]:
+    """Insert the workflow_task and its plan; returns the row as :func:`answer` reads it, its Celery id and the plan.
+
+    The row is born in the state this request puts it in: NEW (asynchronous: the
+    run is queued), DOING (synchronous: it runs inline once this commits) or ERROR
+    (refused before running). Nothing can see it before this transaction commits,
+    so this is the state a NEW row moved in the same transaction would show,
+    without the UPDATE.
+    """
     driver = get_driver()
     asynchronous = request.mode == WorkflowMode.ASYNC
     target_type = ACTION_TARGET_TYPES[request.action]
-    wf = WorkflowTask.objects.create(
+    done = resumed[1]
+    site_id = request.site_id or params.get("site_id", "")
+    # The group run first: that of the first step not already DONE (resumed).
+    first_group = min((step.group for n, step in enumerate(plan, start=1) if n not in done), default=0)
+    if refusal is not None:
+        error = {"code": refusal.code, "message": refusal.message, "step": 0, "step_name": "validate"}
+        state = {
+            "status": S.ERROR,
+            "error_msg": f"{refusal.code}: {refusal.message} (refused before running)",
+            "result": {"error": error},
+        }
+    else:
+        state = {"status": S.NEW if asynchronous else S.DOING}
+    fields = dict(
         idempotency_key=request.idempotency_key,
         target_type=target_type,
         task_type=request.action,
@@ -170,48 +210,75 @@ def _create(
         + (
             "\n"
             + _("resumes workflow task #%(id)s (%(key)s), keeping its %(n)s finished step(s)")
-            % {"id": resumed[0].pk, "key": resumed[0].idempotency_key, "n": len(resumed[1])}
+            % {"id": resumed[0].pk, "key": resumed[0].idempotency_key, "n": len(done)}
             if resumed[0] is not None
             else ""
         ),
         params=params,
-        status=S.NEW,
-        step=plan[0].group if plan else 0,
-        progress=len(resumed[1]) * 100 // len(plan) if plan and resumed[1] else 0,
+        step=first_group,
+        progress=len(done) * 100 // len(plan) if plan and done else 0,
         pri=request.pri,
         queue=settings.QUEUE_CORETASKER if asynchronous else "",
-        site_id=request.site_id or params.get("site_id", ""),
-        site_name=driver.site_name(request.site_id or params.get("site_id", "")),
+        site_id=site_id,
+        site_name=driver.site_name(site_id),
         customer_id=request.customer_id or params.get("customer_id", ""),
         celery_task_id=str(uuid.uuid4()) if asynchronous else _current_celery_task_id(),
         mode=request.mode,
         is_valid=True,
+        **state,
     )
-    _create_plan(wf, plan, resumed[1])
-    return wf
+    (pk,) = sql.insert_rows(WorkflowTask, [fields])
+    found = _Found(pk, fields["status"], request.mode, fields.get("result"), fields.get("error_msg", ""))
+    return found, fields["celery_task_id"], _create_plan(pk, params, plan, done)
 
 
-def _create_plan(wf: WorkflowTask, plan: list[PlanStep], done: dict[int, dict] | None = None) -> None:
-    """One workflow_subtask per plan step; steps in ``done`` (resumed) are created DONE with their result."""
+def _create_plan(
+    workflow_task_id: int, params: dict, plan: list[PlanStep], done: dict[int, dict] | None = None
+) -> list[PlanRow]:
+    """One workflow_subtask per plan step; steps in ``done`` (resumed) are created DONE with their result.
+
+    The rows in one INSERT, then their links in one UPDATE: ``brother``, the step
+    before; ``result_key``, the step whose result it consumes.
+    """
     done = done or {}
-    by_name: dict[str, WorkflowSubtask] = {}
     last_group = max((step.group for step in plan), default=0)
-    previous = None
-    for number, step in enumerate(plan, start=1):
-        subtask = WorkflowSubtask.objects.create(
-            parent=wf,
-            step=number,
-            status=S.DONE if number in done else S.NEW,
-            result=done.get(number),
-            agent=step.agent,
-            params={"step": step.name, **wf.params},
-            group_id=step.group,
-            brother=previous,
-            result_key=by_name.get(step.consumes) if step.consumes else None,
-            is_last=step.group == last_group,
+    ids = sql.insert_rows(
+        WorkflowSubtask,
+        [
+            {
+                "parent_id": workflow_task_id,
+                "step": number,
+                "status": S.DONE if number in done else S.NEW,
+                "result": done.get(number),
+                "agent": step.agent,
+                "params": {"step": step.name, **params},
+                "group_id": step.group,
+                "is_last": step.group == last_group,
+            }
+            for number, step in enumerate(plan, start=1)
+        ],
+    )
+    rows, by_name, links = [], {}, []
+    for number, (pk, step) in enumerate(zip(ids, plan, strict=True), start=1):
+        brother_id = rows[-1].pk if rows else None
+        result_key_id = by_name.get(step.consumes) if step.consumes else None
+        if brother_id or result_key_id:
+            links.append((pk, brother_id, result_key_id))
+        rows.append(
+            PlanRow(
+                pk,
+                number,
+                step.group,
+                S.DONE if number in done else S.NEW,
+                result=done.get(number),
+                name=step.name,
+                agent=step.agent,
+                result_key_id=result_key_id,
+            )
         )
-        by_name[step.name] = subtask
-        previous = subtask
+        by_name[step.name] = pk
+    sql.update_rows(WorkflowSubtask, ["brother", "result_key"], links)
+    return rows
 
 
 def workflow_submit(request: CoreRequest) -> CoreAnswer:
@@ -226,9 +293,9 @@ def workflow_submit(request: CoreRequest) -> CoreAnswer:
     Call it outside any transaction.
     """
     _validate(request)
-    existing = WorkflowTask.objects.filter(idempotency_key=request.idempotency_key).first()
-    if existing is not None:
-        return _answer_existing(existing, request.mode)
+    # No look-up first: the unique key decides, and a repeated key (a redelivered
+    # message, rare) fails the INSERT below and is answered from the existing row.
+    # Until then it is only planned and validated, which changes nothing.
     params = effective_params(request)
     driver = get_driver()
     plan = driver.plan(request.action, params)
@@ -241,29 +308,17 @@ def workflow_submit(request: CoreRequest) -> CoreAnswer:
         refusal = exc
     try:
         with transaction.atomic():
-            wf = _create(request, params, plan, refusal, resumed)
-            if refusal is not None:
-                error = {"code": refusal.code, "message": refusal.message, "step": 0, "step_name": "validate"}
-                transition(
-                    WorkflowTask,
-                    wf.pk,
-                    table=WORKFLOW_TASK,
-                    to=S.ERROR,
-                    from_states=[S.NEW],
-                    error_msg=f"{refusal.code}: {refusal.message} (refused before running)",
-                    result={"error": error},
-                )
-            elif request.mode == WorkflowMode.ASYNC:
-                send_run_workflow(wf.pk, wf.celery_task_id, wf.pri)
-            else:
-                transition(WorkflowTask, wf.pk, table=WORKFLOW_TASK, to=S.DOING, from_states=[S.NEW])
+            wf, celery_task_id, rows = _create(request, params, plan, refusal, resumed)
+            if refusal is None and request.mode == WorkflowMode.ASYNC:
+                send_run_workflow(wf.pk, celery_task_id, request.pri)
     except IntegrityError:
-        existing = WorkflowTask.objects.filter(idempotency_key=request.idempotency_key).first()
+        existing = _find(idempotency_key=request.idempotency_key)
         if existing is None:
             raise
         return _answer_existing(existing, request.mode)
-    if refusal is None and request.mode == WorkflowMode.SYNC:
-        run_inline(wf.pk)
-    elif refusal is None:
-        return CoreAnswer(workflow_task_id=wf.pk, status=AnswerStatus.ACCEPTED)  # queued: no need to read it back
-    return answer(WorkflowTask.objects.get(pk=wf.pk))
+    if refusal is not None or request.mode == WorkflowMode.ASYNC:
+        return answer(wf)  # as inserted: ERROR (refused) or ACCEPTED (queued); no need to read it back
+    ended = run_inline(wf.pk, KnownPlan(wf.pk, request.action, params, rows))
+    if isinstance(ended, CoreAnswer):
+        return ended
+    return answer(_find(pk=wf.pk))

@@ -6,6 +6,7 @@ import pytest
 from django.test import override_settings
 
 from coretasker import tasks
+from coretasker.drivers.base import get_driver
 from coretasker.interface import AnswerStatus, lookup, submit
 from coretasker.models import WorkflowStatus, WorkflowSubtask, WorkflowTask
 from coretasker.services.execution import message_priority, run_inline
@@ -95,6 +96,27 @@ def test_a_sync_repeat_of_a_running_request_is_accepted_and_then_reported(report
     assert WorkflowTask.objects.get(pk=first.workflow_task_id).mode == "async"
     eager(run_inline, first.workflow_task_id)  # the run completes after all: the repeat hears of it
     assert [(r.kind, r.workflow_task_id) for r in reports] == [("done", first.workflow_task_id)]
+
+
+def test_a_sync_repeat_arriving_during_the_inline_run_is_accepted_and_hears_the_end(reports, eager):
+    request = make_request("create_vm", "vm-rep", key="78:1", **VM_SPEC)
+    driver = get_driver()
+    run_step, repeats = driver.run_step, []
+
+    def repeat_midway(step, context):
+        if step.name == "create_disk":  # the first call is between steps when the repeat comes
+            repeats.append(submit(request))
+        return run_step(step, context)
+
+    with mock.patch.object(driver, "run_step", side_effect=repeat_midway):
+        first = eager(submit, request)
+
+    assert first.status == AnswerStatus.DONE and first.result["state"] == "running"
+    assert [a.status for a in repeats] == [AnswerStatus.ACCEPTED]
+    assert WorkflowTask.objects.get(pk=first.workflow_task_id).mode == "async"
+    # The run read the switch under the workflow's lock: the repeat hears the rest.
+    assert [(r.kind, r.progress) for r in reports] == [("progress", 66), ("done", 100)]
+    assert reports[-1].result == first.result == lookup("78:1").result
 
 
 @pytest.mark.parametrize(

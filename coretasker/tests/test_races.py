@@ -1,13 +1,19 @@
 """Races that only row locks settle: run on MariaDB (SQLite serialises writers and ignores locks)."""
 
 import threading
+import time
+from functools import partial
+from unittest import mock
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 
+from coretasker import tasks
 from coretasker.interface import AnswerStatus, submit
-from coretasker.models import WorkflowSubtask, WorkflowTask
-from simcloud.models import SimHost, SimVm
+from coretasker.models import WorkflowStatus, WorkflowSubtask, WorkflowTask
+from coretasker.services import execution, subtask_run, workflow_start
+from simcloud.models import SimHost, SimPipe, SimVm
 
 from .conftest import VM_SPEC, make_request
 
@@ -22,19 +28,24 @@ THREADS = 4
 
 def _race(requests):
     """Submit each request from its own thread and connection, all at once; return the answers."""
-    barrier = threading.Barrier(len(requests), timeout=30)
-    answers, errors = [None] * len(requests), []
+    return _race_calls([partial(submit, request) for request in requests])
 
-    def run(index, request):
+
+def _race_calls(calls):
+    """Make each call from its own thread and connection, all at once; return what they returned."""
+    barrier = threading.Barrier(len(calls), timeout=30)
+    answers, errors = [None] * len(calls), []
+
+    def run(index, call):
         try:
             barrier.wait()
-            answers[index] = submit(request)
+            answers[index] = call()
         except Exception as exc:  # collected and re-raised in the test's thread
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run, args=(i, r)) for i, r in enumerate(requests)]
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -73,3 +84,48 @@ def test_racing_placements_never_overbook_a_host():
     only.refresh_from_db()
     assert only.cpu_used == only.cpu_total
     assert SimVm.objects.filter(vm_id__startswith="vm-place-").count() == 1
+
+
+@override_settings(SIMCLOUD_ACTION_SECONDS=0.05)  # both steps run at once and end together
+def test_parallel_subtasks_of_a_group_finishing_together_queue_the_next_group_once():
+    assert submit(make_request("create_vm", "vm-par", **VM_SPEC)).status == AnswerStatus.DONE
+    with (
+        mock.patch.object(tasks.run_workflow, "apply_async"),
+        mock.patch.object(tasks.run_subtask, "apply_async") as sent,
+    ):
+        answer = submit(make_request("delete_vm", "vm-par", mode="async"))
+        workflow_start(workflow_task_id=answer.workflow_task_id)
+        group_one = [call.kwargs["args"][0] for call in sent.call_args_list]
+        sent.reset_mock()
+        lock_with_plan = execution._lock_with_plan
+
+        def slow_lock_with_plan(*args, **kwargs):  # each holds its bookkeeping open after reading the plan
+            found = lock_with_plan(*args, **kwargs)
+            time.sleep(0.3)
+            return found
+
+        with mock.patch.object(execution, "_lock_with_plan", side_effect=slow_lock_with_plan):
+            ran = _race_calls([partial(subtask_run, subtask_id=pk) for pk in group_one])
+
+    assert len(group_one) == 2 and ran == [True, True]
+    release = WorkflowSubtask.objects.get(parent_id=answer.workflow_task_id, step=3)
+    assert [call.kwargs["args"] for call in sent.call_args_list] == [[release.pk]]  # queued once, by one of them
+    assert release.celery_task_id == sent.call_args.kwargs["task_id"]
+    wf = WorkflowTask.objects.get(pk=answer.workflow_task_id)
+    assert (wf.status, wf.step, wf.progress) == (WorkflowStatus.DOING, 2, 66)
+
+
+def test_one_subtask_delivered_twice_at_once_runs_its_step_once():
+    with (
+        mock.patch.object(tasks.run_workflow, "apply_async"),
+        mock.patch.object(tasks.run_subtask, "apply_async") as sent,
+    ):
+        answer = submit(make_request("create_pipe", "pipe-twice", mode="async", bandwidth_mbps=10))
+        workflow_start(workflow_task_id=answer.workflow_task_id)
+        (subtask_id,) = [call.kwargs["args"][0] for call in sent.call_args_list]
+
+        ran = _race_calls([partial(subtask_run, subtask_id=subtask_id)] * THREADS)
+
+    assert sorted(ran, key=str) == [None] * (THREADS - 1) + [True]
+    assert SimPipe.objects.filter(pipe_id="pipe-twice").count() == 1
+    assert WorkflowTask.objects.get(pk=answer.workflow_task_id).status == WorkflowStatus.DONE

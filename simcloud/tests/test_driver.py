@@ -1,9 +1,13 @@
 """The simulated cloud on its own: inventory bookkeeping, refusals, seeded sites."""
 
+import time
+from unittest import mock
+
 import pytest
 from django.test import override_settings
 
 from coretasker.drivers.base import DriverRefusal
+from simcloud import inventory
 from simcloud.driver import SimulatedCloudDriver
 from simcloud.models import SimBandwidth, SimHost, SimNic, SimPipe, SimSite, SimVm
 
@@ -86,8 +90,6 @@ def test_nics_pipes_and_bandwidth(driver):
 
 @override_settings(SIMCLOUD_ACTION_SECONDS=0.02)
 def test_each_step_takes_the_configured_time(driver):
-    import time
-
     started = time.monotonic()
     driver.execute("create_vm", {**SPEC, "vm_id": "vm-t"})
     assert time.monotonic() - started >= 3 * 0.02  # three steps, each sleeps at least that long
@@ -113,3 +115,53 @@ def test_set_bandwidth_without_a_bandwidth_leaves_it_as_it_is(driver):
     with pytest.raises(DriverRefusal) as zero:
         driver.execute("set_bandwidth", {"resource_type": "pipe", "resource_id": "pipe-k", "bandwidth_mbps": 0})
     assert zero.value.code == "invalid_spec"
+
+
+def test_validation_reads_once_and_names_the_site_it_read(driver, django_assert_num_queries):
+    with django_assert_num_queries(1):  # site, CPU type and VM in one read
+        driver.validate("create_vm", {**SPEC, "vm_id": "vm-v"})
+    with django_assert_num_queries(0):  # the submit that validated names the site from that read
+        assert driver.site_name("cn-north-1") == "North China 1"
+    with django_assert_num_queries(1):  # once: a later call reads it
+        assert driver.site_name("cn-north-1") == "North China 1"
+
+    driver.execute("create_vm", {**SPEC, "vm_id": "vm-v"})
+    with django_assert_num_queries(1):  # the VM with its site
+        driver.validate("stop_vm", {"vm_id": "vm-v"})
+    with django_assert_num_queries(1):  # another site than the one read
+        assert driver.site_name("cn-east-1") == "East China 1"
+
+    driver.validate("stop_vm", {"vm_id": "vm-v"})
+    SimSite.objects.filter(site_id="cn-north-1").update(name="North China One")
+    with mock.patch("simcloud.driver.SITE_NAME_MEMO_SECONDS", 0), django_assert_num_queries(1):  # not from an old read
+        assert driver.site_name("cn-north-1") == "North China One"
+
+
+def test_create_vm_refusals_keep_their_order(driver):
+    cases = [
+        ({"site_id": "mars-1", "cpu_type": "pentium_iii", "cpu": 0}, "unknown_site"),
+        ({"cpu_type": "pentium_iii", "cpu": 0}, "unknown_cpu_type"),
+        ({"cpu": 0, "vm_id": "vm-o"}, "invalid_spec"),
+        ({"vm_id": "vm-o"}, "already_exists"),
+    ]
+    driver.execute("create_vm", {**SPEC, "vm_id": "vm-o"})
+    for change, code in cases:
+        with pytest.raises(DriverRefusal) as refused:
+            driver.validate("create_vm", {**SPEC, "vm_id": "vm-new", **change})
+        assert refused.value.code == code, change
+
+
+def test_placement_refuses_in_order_even_when_a_site_has_no_enabled_host():
+    def place(**change):
+        with pytest.raises(DriverRefusal) as refused:
+            inventory.run("allocate_host", {**SPEC, "vm_id": "vm-p", **change}, {})
+        return refused.value.code
+
+    SimHost.objects.filter(site__site_id="cn-north-1").update(enabled=False)
+    assert place() == "no_capacity"
+    assert place(cpu_type="pentium_iii") == "unknown_cpu_type"
+    assert place(site_id="mars-1") == "unknown_site"
+    SimHost.objects.filter(site__site_id="cn-north-1").update(enabled=True)
+    assert place(cpu_type="pentium_iii") == "unknown_cpu_type"
+    assert place(cpu=100000) == "no_capacity"
+    assert not SimVm.objects.filter(vm_id="vm-p").exists()
