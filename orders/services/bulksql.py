@@ -28,6 +28,7 @@ def _datetime_adapter():
             found = cache[value] = adapt(value)
         return found
 
+    adapt_cached.by_value = True  # equal moments (the same instant) are written alike
     return adapt_cached
 
 
@@ -46,7 +47,7 @@ def _json_adapter():
 
 
 def _sql_literal():
-    """MySQLdb's own escaping of one value into SQL text, memoised; None on other drivers.
+    """A column of values as SQL text by MySQLdb's own escaping, once per distinct value; None on other drivers.
 
     Binding ``%s`` parameters, the driver calls its ``literal()`` on every value and
     formats the results into the statement. Calling that same function once per
@@ -62,25 +63,38 @@ def _sql_literal():
     if literal is None:
         return None
     encoding = raw.encoding
-    memo: dict = {}
 
-    def render(values) -> list[str]:
-        """The SQL text of each value of one column."""
+    def text(value) -> str:
+        # literal() writes an int as its digits; anything else is escaped by the driver.
+        return str(value) if type(value) is int else literal(value).decode(encoding)
+
+    def render(values, adapt=None) -> list[str]:
+        """The SQL text of each value of one column (adapted first), ``literal()`` called once per distinct value."""
+        values = list(values)
+        if adapt is not None and not getattr(adapt, "by_value", False):
+            values = list(map(adapt, values))
+            adapt = None
+        kinds = set(map(type, values))
+        if adapt is not None or (kinds <= _PLAIN_KINDS and not (bool in kinds and int in kinds)):
+            # Equal values have the same text here: adapt and escape each distinct one once.
+            texts = {value: text(value if adapt is None else adapt(value)) for value in set(values)}
+            return [texts[value] for value in values]
+        # Decimal("1.0") == Decimal("1.00") and True == 1, but their texts differ: key by type and text.
+        texts = {}
         out = []
-        append = out.append
         for value in values:
-            kind = type(value)
-            if kind is int:
-                append(str(value))  # what literal() gives for an int
-                continue
-            key = _group_key(value) if kind is Decimal else (kind, value)
-            text = memo.get(key)
-            if text is None:
-                text = memo[key] = literal(value).decode(encoding)
-            append(text)
+            key = _group_key(value)
+            found = texts.get(key)
+            if found is None:
+                found = texts[key] = text(value)
+            out.append(found)
         return out
 
     return render
+
+
+#: Kinds whose equal values are written alike (floats are not: 0.0 == -0.0).
+_PLAIN_KINDS = frozenset({str, int, bool, type(None)})
 
 
 def _adapters(model, fields: Sequence[str]):
@@ -144,10 +158,7 @@ def insert_rows(model, fields: Sequence[str], rows: list[tuple], *, returning: b
 
 def _rendered(rows, adapters, render) -> list[str]:
     """The ``(v1, v2, ...)`` text of each row, built column by column."""
-    columns = [
-        render(values if adapt is None else map(adapt, values))
-        for values, adapt in zip(zip(*rows, strict=True), adapters, strict=True)
-    ]
+    columns = [render(values, adapt) for values, adapt in zip(zip(*rows, strict=True), adapters, strict=True)]
     return ["(" + ", ".join(values) + ")" for values in zip(*columns, strict=True)]
 
 

@@ -270,6 +270,7 @@ class _BatchRun:
         self._ends: dict = {}
         self._anchors: dict = {}
         self._priced: dict = {}
+        self._items: dict = {}
         self._days: dict = {}
         self._debit_reason = _("Renewal of sub-order %(id)s from %(start)s")
 
@@ -287,7 +288,7 @@ class _BatchRun:
     def price(self, suborder: dict, start: datetime) -> _Priced:
         """The quote of one period of ``suborder`` from ``start``; raises as :meth:`PriceBook.quote` does."""
         resource_type = suborder["resource_type"]
-        items = tuple((code, str(quantity)) for code, quantity in suborder_items(resource_type, suborder["spec"]))
+        items = self.items(resource_type, suborder["spec"])
         key = (resource_type, items, suborder["site_id"], suborder["billing_cycle"], start, suborder["currency"])
         priced = self._priced.get(key)
         if priced is None:
@@ -302,6 +303,20 @@ class _BatchRun:
             )
             priced = self._priced[key] = _Priced(quote)
         return priced
+
+    def items(self, resource_type: str, spec) -> tuple:
+        """What ``suborder_items`` bills, quantities as written ("2" and "2.0" price alike but read differently)."""
+        try:
+            # Equal values of one type read alike: the spec as (key, type, value) triples is a safe memo key.
+            key = (resource_type, tuple((name, value.__class__, value) for name, value in spec.items()))
+            items = self._items.get(key)
+        except (AttributeError, TypeError):  # not a dict, or nested values: no memo, same errors as before
+            key = items = None
+        if items is None:
+            items = tuple((code, str(quantity)) for code, quantity in suborder_items(resource_type, spec))
+            if key is not None:
+                self._items[key] = items
+        return items
 
     def debit_reason(self, suborder: dict, start: datetime) -> str:
         day = self._days.get(start)

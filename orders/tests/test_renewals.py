@@ -251,6 +251,7 @@ def test_rows_of_one_batch_are_each_priced_dated_and_worded_as_if_renewed_alone(
         (local(2026, 1, 11, 9), SPEC, "cust-2"),  # same spec, later start: the new price
         (local(2025, 12, 31, 9), SPEC, "cust-1"),  # anchored on the 31st: Jan 31 -> Feb 28
         (local(2026, 1, 10, 9), SPEC, "cust-2"),
+        (local(2026, 1, 10, 9), {**SPEC, "tags": ["web"], "cpu": 4}, "cust-1"),  # a list inside: no memo key
     ]
     suborders = []
     for index, (start, spec, customer) in enumerate(cases):
@@ -258,7 +259,7 @@ def test_rows_of_one_batch_are_each_priced_dated_and_worded_as_if_renewed_alone(
         ShopSubOrder.objects.filter(pk=suborder.pk).update(spec=spec)
         suborders.append(suborder)
     report = renewals_run(now=local(2026, 2, 9), window=timedelta(days=3), batch_size=100)
-    assert (report.renewed, report.failed, report.batches) == (6, 0, 1)
+    assert (report.renewed, report.failed, report.batches) == (7, 0, 1)
     for suborder, (start, spec, customer) in zip(suborders, cases, strict=True):
         suborder.refresh_from_db()
         renewal = ShopSuborderRenewal.objects.get(suborder=suborder)
