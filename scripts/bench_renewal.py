@@ -169,11 +169,12 @@ def measure(n: int, repeat: int, batch_size: int, now) -> dict:
     from orders.services import renewals_run
 
     seed(n, now)
-    rates, queries, runs = [], [], []
+    rates, queries, runs, history = [], [], [], []
     with LoadSampler() as load:
         for attempt in range(repeat):
             if attempt:
                 reset()
+            history.append(undo_history())
             counter = QueryCounter()
             began = time.perf_counter()
             with connection.execute_wrapper(counter):
@@ -193,7 +194,18 @@ def measure(n: int, repeat: int, batch_size: int, now) -> dict:
         "rates": rates,
         "load": load.samples,
         "median_run": median_run,
+        "history": history,
     }
+
+
+def undo_history() -> int | None:
+    """InnoDB's undo history not yet purged (server-wide): a reset leaves it to purge during the next run."""
+    if connection.vendor != "mysql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")
+        found = cursor.fetchone()
+    return int(found[1]) if found else None
 
 
 def print_detail(row: dict) -> None:
@@ -240,9 +252,13 @@ def main() -> None:
         )
         for row in (baseline, large):
             load = row["load"]
+            history = ""
+            if any(h is not None for h in row["history"]):
+                history = f"  undo history at run start {', '.join(str(h) for h in row['history'])}"
             print(
                 f"N={row['n']:>8}  runs renewals/s {', '.join(f'{rate:.0f}' for rate in row['rates'])}  "
                 f"load average (1 min, {os.cpu_count()} CPUs) mean {statistics.mean(load):.2f} max {max(load):.2f}"
+                f"{history}"
             )
         if args.detail:
             for row in (baseline, large):
