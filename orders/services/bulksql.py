@@ -5,6 +5,8 @@ database spends writing it (model instances, expression trees, per-value
 preparation). The renewal run writes plain tuples through these two helpers
 instead: one statement per chunk, values adapted once per column type, columns
 and table names taken from the models, so the schema stays the models' own.
+On MySQLdb an INSERT's values are written into the statement by the driver's own
+``literal()``, once per distinct value, rather than bound one by one.
 """
 
 from __future__ import annotations

@@ -68,11 +68,15 @@ class RenewalRunReport:
 
 def renewal_key(suborder_id: int, period_start: datetime) -> str:
     """The ledger idempotency key of a sub-order's renewal for one period: one charge, ever."""
-    return f"renewal:{suborder_id}:{_key_stamp(period_start)}"
+    return _stamped_key(suborder_id, _key_stamp(period_start))
 
 
 def _key_stamp(period_start: datetime) -> str:
     return f"{period_start.astimezone(UTC):%Y%m%dT%H%M%S}"
+
+
+def _stamped_key(suborder_id: int, stamp: str) -> str:
+    return f"renewal:{suborder_id}:{stamp}"
 
 
 def retry_at(*, now: datetime, attempts: int, grace_end: datetime) -> datetime:
@@ -258,7 +262,7 @@ class _BatchRun:
             .values("pk", "customer_id", "currency", "balance")
         }
         stamps = {start: _key_stamp(start) for start in starts}
-        self.keys = {s["pk"]: f"renewal:{s['pk']}:{stamps[s['expire_at']]}" for s in suborders}
+        self.keys = {s["pk"]: _stamped_key(s["pk"], stamps[s["expire_at"]]) for s in suborders}
         destroyed = _destroyed(suborders)
         for suborder in suborders:
             suborder["gone"] = (suborder["resource_type"], suborder["resource_id"]) in destroyed
