@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import statistics
 import sys
+import threading
 import time
+from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -45,12 +48,50 @@ PER_CUSTOMER = 20
 
 
 class QueryCounter:
+    """Counts the statements, and times them by kind (verb and table): driver and server time, not Python's."""
+
     def __init__(self):
         self.count = 0
+        self.seconds: dict[str, float] = defaultdict(float)
 
     def __call__(self, execute, sql, params, many, context):
         self.count += 1
-        return execute(sql, params, many, context)
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds[statement_kind(sql)] += time.perf_counter() - began
+
+
+def statement_kind(sql: str) -> str:
+    head = sql[:3000]
+    verb = head.split(None, 1)[0].upper() if head.strip() else "?"
+    table = re.search(r"(?:FROM|INTO|UPDATE)\s+[`\"]?(\w+)", head, re.IGNORECASE)
+    return f"{verb} {table.group(1)}" if table else verb
+
+
+class LoadSampler:
+    """The 1-minute load average every few seconds while a size is measured (other work on the machine skews it)."""
+
+    def __init__(self, every: float = 5.0):
+        self.every = every
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=self.every * 2)
 
 
 def seed(n: int, now) -> None:
@@ -128,21 +169,55 @@ def measure(n: int, repeat: int, batch_size: int, now) -> dict:
     from orders.services import renewals_run
 
     seed(n, now)
-    rates, queries = [], []
-    for attempt in range(repeat):
-        if attempt:
-            reset()
-        counter = QueryCounter()
-        began = time.perf_counter()
-        with connection.execute_wrapper(counter):
-            report = renewals_run(now=now, window=timedelta(hours=72), batch_size=batch_size)
-        elapsed = time.perf_counter() - began
-        if report.renewed != n or report.failed:
-            raise SystemExit(f"expected {n} renewals, got {report.as_dict()}")
-        rates.append(n / elapsed)
-        queries.append(counter.count)
+    rates, queries, runs, history = [], [], [], []
+    with LoadSampler() as load:
+        for attempt in range(repeat):
+            if attempt:
+                reset()
+            history.append(undo_history())
+            counter = QueryCounter()
+            began = time.perf_counter()
+            with connection.execute_wrapper(counter):
+                report = renewals_run(now=now, window=timedelta(hours=72), batch_size=batch_size)
+            elapsed = time.perf_counter() - began
+            if report.renewed != n or report.failed:
+                raise SystemExit(f"expected {n} renewals, got {report.as_dict()}")
+            rates.append(n / elapsed)
+            queries.append(counter.count)
+            runs.append((n / elapsed, elapsed, report.batches, counter))
     clear()
-    return {"n": n, "rate": statistics.median(rates), "queries": statistics.median(queries)}
+    median_run = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
+    return {
+        "n": n,
+        "rate": statistics.median(rates),
+        "queries": statistics.median(queries),
+        "rates": rates,
+        "load": load.samples,
+        "median_run": median_run,
+        "history": history,
+    }
+
+
+def undo_history() -> int | None:
+    """InnoDB's undo history not yet purged (server-wide): a reset leaves it to purge during the next run."""
+    if connection.vendor != "mysql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")
+        found = cursor.fetchone()
+    return int(found[1]) if found else None
+
+
+def print_detail(row: dict) -> None:
+    """Where the median run's time went, per batch: each kind of statement (driver and server) and the rest."""
+    _rate, elapsed, batches, counter = row["median_run"]
+    per_batch = 1000 / max(batches, 1)
+    in_sql = sum(counter.seconds.values())
+    print(f"  N={row['n']}: {batches} batches, {elapsed * per_batch:.1f} ms per batch, of which (ms):")
+    for kind, seconds in sorted(counter.seconds.items(), key=lambda item: -item[1]):
+        print(f"    {seconds * per_batch:7.1f}  {kind}")
+    rest = (elapsed - in_sql) * per_batch
+    print(f"    {rest:7.1f}  the rest: Python (rows decided, statements built, results converted), commits")
 
 
 def main() -> None:
@@ -150,6 +225,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000, help="due sub-orders in the large run (default 100000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the median is printed (default 3)")
     parser.add_argument("--batch-size", type=int, default=settings.RENEWAL_BATCH_SIZE)
+    parser.add_argument("--detail", action="store_true", help="also print where a batch's time goes")
     args = parser.parse_args()
 
     db = connection.settings_dict
@@ -174,6 +250,19 @@ def main() -> None:
             f"ratio N/baseline: renewals/s x{large['rate'] / baseline['rate']:.2f}, "
             f"queries/renewal x{(large['queries'] / large['n']) / (baseline['queries'] / baseline['n']):.2f}"
         )
+        for row in (baseline, large):
+            load = row["load"]
+            history = ""
+            if any(h is not None for h in row["history"]):
+                history = f"  undo history at run start {', '.join(str(h) for h in row['history'])}"
+            print(
+                f"N={row['n']:>8}  runs renewals/s {', '.join(f'{rate:.0f}' for rate in row['rates'])}  "
+                f"load average (1 min, {os.cpu_count()} CPUs) mean {statistics.mean(load):.2f} max {max(load):.2f}"
+                f"{history}"
+            )
+        if args.detail:
+            for row in (baseline, large):
+                print_detail(row)
     finally:
         connection.creation.destroy_test_db(real_name, verbosity=0)
 

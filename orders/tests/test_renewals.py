@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 
+from billing.pricing import quote_suborder
 from orders.models import (
     AccountLedgerEntry,
     RenewalFailReason,
@@ -15,10 +16,11 @@ from orders.models import (
     ShopSuborderRenewal,
     SubOrderStatus,
 )
+from orders.periods import period_end
 from orders.services import account_get, renewal_key, renewals_run
 from tasks.models import CloudTask
 
-from .conftest import MONTH_PRICE, fund, local, make_suborder, set_prices
+from .conftest import MONTH_PRICE, SHANGHAI, SITE, SPEC, fund, local, make_suborder, set_prices
 
 pytestmark = pytest.mark.django_db
 WINDOW = timedelta(hours=72)
@@ -236,3 +238,48 @@ def test_the_window_comes_from_settings_by_default(prices):
     with override_settings(RENEWAL_WINDOW_HOURS=24):
         assert renewals_run(now=local(2026, 2, 9, 8)).renewed == 0
         assert renewals_run(now=local(2026, 2, 9, 10)).renewed == 1
+
+
+def test_rows_of_one_batch_are_each_priced_dated_and_worded_as_if_renewed_alone(prices):
+    fund("cust-1", "100000.00")
+    fund("cust-2", "100000.00")
+    set_prices(valid_from=local(2026, 2, 11, 9), factor=Decimal(3))  # a new price from the 11th on
+    cases = [
+        (local(2026, 1, 10, 9), SPEC, "cust-1"),
+        (local(2026, 1, 10, 9), {**SPEC, "cpu": 2.0}, "cust-2"),  # equal quantity, written "2.0": its own lines
+        (local(2026, 1, 10, 9), {**SPEC, "memory_gb": 8}, "cust-1"),
+        (local(2026, 1, 11, 9), SPEC, "cust-2"),  # same spec, later start: the new price
+        (local(2025, 12, 31, 9), SPEC, "cust-1"),  # anchored on the 31st: Jan 31 -> Feb 28
+        (local(2026, 1, 10, 9), SPEC, "cust-2"),
+        (local(2026, 1, 10, 9), {**SPEC, "tags": ["web"], "cpu": 4}, "cust-1"),  # a list inside: no memo key
+    ]
+    suborders = []
+    for index, (start, spec, customer) in enumerate(cases):
+        suborder = make_suborder(customer_id=customer, start=start, resource_id=f"vm-{index}")
+        ShopSubOrder.objects.filter(pk=suborder.pk).update(spec=spec)
+        suborders.append(suborder)
+    report = renewals_run(now=local(2026, 2, 9), window=timedelta(days=3), batch_size=100)
+    assert (report.renewed, report.failed, report.batches) == (7, 0, 1)
+    for suborder, (start, spec, customer) in zip(suborders, cases, strict=True):
+        suborder.refresh_from_db()
+        renewal = ShopSuborderRenewal.objects.get(suborder=suborder)
+        alone = quote_suborder(
+            resource_type="vm",
+            spec=spec,
+            site_id=SITE,
+            billing_cycle="month",
+            periods=1,
+            at=renewal.period_start,
+            currency="CNY",
+        )
+        assert (renewal.amount, renewal.price_lines) == (alone.amount, alone.as_json())
+        assert renewal.period_end == period_end(renewal.period_start, billing_cycle="month", anchor_day=start.day)
+        assert suborder.expire_at == renewal.period_end
+        entry = AccountLedgerEntry.objects.get(renewal=renewal)
+        assert (entry.customer_id, entry.amount) == (customer, alone.amount)
+        day = renewal.period_start.astimezone(SHANGHAI)  # the tests' time zone
+        assert entry.reason == f"Renewal of sub-order {suborder.pk} from {day:%Y-%m-%d}"
+        assert entry.idempotency_key == renewal_key(suborder.pk, renewal.period_start)
+    lines = {s.pk: ShopSuborderRenewal.objects.get(suborder=s).price_lines for s in suborders}
+    assert lines[suborders[0].pk] != lines[suborders[1].pk]  # "2" and "2.0"
+    assert lines[suborders[0].pk] == lines[suborders[5].pk]
