@@ -16,7 +16,6 @@ import json
 from collections.abc import Sequence
 
 from django.db import connection, models
-from django.utils import timezone
 
 
 def fetch(sql: str, params: Sequence = ()) -> list[tuple]:
@@ -40,57 +39,6 @@ def for_update() -> str:
 def json_value(value):
     """A JSON column as read (the ORM's JSONField decodes it the same way)."""
     return None if value is None else json.loads(value)
-
-
-def _fields(model: type[models.Model]) -> list[models.Field]:
-    return [field for field in model._meta.concrete_fields if not field.primary_key]
-
-
-def insert_rows(model: type[models.Model], rows: Sequence[dict]) -> list[int]:
-    """INSERT ``rows`` (``{attname: value}``; other columns get their field's default) and return their ids.
-
-    One statement when the database returns the ids of a multi-row INSERT
-    (MariaDB 10.5+, SQLite 3.35+, PostgreSQL), else one per row. ``auto_now`` and
-    ``auto_now_add`` columns get the current time, as ``save()`` gives them.
-    """
-    if not rows:
-        return []
-    quote = connection.ops.quote_name
-    fields = _fields(model)
-    now = timezone.now()
-    values: list[list] = []
-    for row in rows:
-        prepared = []
-        for field in fields:
-            if field.attname in row:
-                value = row[field.attname]
-            elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-                value = now
-            else:
-                value = field.get_default()
-            prepared.append(field.get_db_prep_save(value, connection))
-        values.append(prepared)
-    table = quote(model._meta.db_table)
-    columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    pk = quote(model._meta.pk.column)
-    features = connection.features
-    with connection.cursor() as cursor:
-        if features.can_return_rows_from_bulk_insert:
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(rows))} RETURNING {pk}",
-                [value for row in values for value in row],
-            )
-            return [row[0] for row in cursor.fetchall()]
-        ids = []
-        for row in values:
-            if features.can_return_columns_from_insert:
-                cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {placeholders} RETURNING {pk}", row)
-                ids.append(cursor.fetchone()[0])
-            else:
-                cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {placeholders}", row)
-                ids.append(cursor.lastrowid)
-        return ids
 
 
 def update_row(model: type[models.Model], pk: int, changes: dict, where: dict | None = None) -> int:

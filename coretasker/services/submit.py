@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from common.errors import InvalidInput
+from common.sql import insert
 
 from ..drivers.base import ACTIONS, DriverRefusal, PlanStep, get_driver
 from ..interface import ACTION_TARGET_TYPES, AnswerStatus, CoreAnswer, CoreRequest
@@ -227,7 +228,9 @@ def _create(
         is_valid=True,
         **state,
     )
-    (pk,) = sql.insert_rows(WorkflowTask, [fields])
+    row = WorkflowTask(**fields)
+    insert([row])
+    pk = row.pk
     found = _Found(pk, fields["status"], request.mode, fields.get("result"), fields.get("error_msg", ""))
     return found, fields["celery_task_id"], _create_plan(pk, params, plan, done)
 
@@ -242,22 +245,21 @@ def _create_plan(
     """
     done = done or {}
     last_group = max((step.group for step in plan), default=0)
-    ids = sql.insert_rows(
-        WorkflowSubtask,
-        [
-            {
-                "parent_id": workflow_task_id,
-                "step": number,
-                "status": S.DONE if number in done else S.NEW,
-                "result": done.get(number),
-                "agent": step.agent,
-                "params": {"step": step.name, **params},
-                "group_id": step.group,
-                "is_last": step.group == last_group,
-            }
-            for number, step in enumerate(plan, start=1)
-        ],
-    )
+    subtasks = [
+        WorkflowSubtask(
+            parent_id=workflow_task_id,
+            step=number,
+            status=S.DONE if number in done else S.NEW,
+            result=done.get(number),
+            agent=step.agent,
+            params={"step": step.name, **params},
+            group_id=step.group,
+            is_last=step.group == last_group,
+        )
+        for number, step in enumerate(plan, start=1)
+    ]
+    insert(subtasks)
+    ids = [subtask.pk for subtask in subtasks]
     rows, by_name, links = [], {}, []
     for number, (pk, step) in enumerate(zip(ids, plan, strict=True), start=1):
         brother_id = rows[-1].pk if rows else None

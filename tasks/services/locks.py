@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
+from common.sql import insert
+
 from ..models import CloudTask, CloudTaskResourceLock
-from .rows import insert, lock_delete
+from .rows import lock_delete
 
 
 def lock_acquire(*, task: CloudTask) -> int | None:

@@ -8,11 +8,11 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from common.errors import InvalidInput
+from common.sql import insert
 
 from ..flows import FLOWS
 from ..models import ResUserOperation
 from .messages import send_operation
-from .rows import insert
 
 #: The parameter that forces a failure (the simulated cloud's ``fail_at``), allowed for every flow.
 #: It applies to the first run of each named step, its automatic retries included, so the

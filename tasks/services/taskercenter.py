@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError
+from common.sql import insert
 
 from .. import hooks
 from ..flows import Step, get_flow
@@ -33,7 +34,7 @@ from .locks import lock_acquire
 from .messages import send_subtask
 from .moves import operation_move, task_move
 from .operations import FAIL_AT, fail_at_names, operation_create
-from .rows import insert, operation_for_task, task_advance_group
+from .rows import operation_for_task, task_advance_group
 
 logger = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 
+from common.sql import insert
 from coretasker import interface
 from coretasker.models import WorkflowTask
 from tasks.models import CloudTask, CloudTaskResourceLock, CloudTaskSubtask, SubtaskStatus, TaskStatus
@@ -22,7 +23,6 @@ from tasks.services import (
     process_prepare_subtask,
     task_advance,
 )
-from tasks.services.rows import insert
 from tasks.tests.conftest import vm_params
 
 pytestmark = pytest.mark.django_db
