@@ -136,23 +136,19 @@ def resource_exists(resource_type: str, resource_id: str) -> dict[str, str]:
     return {}
 
 
-def check(action: str, params: dict) -> dict[str, str]:
-    """Refuse what cannot run, before anything runs. Re-checked under locks by each step.
-
-    Returns the names of the sites it read, by site_id (the driver names the
-    workflow's site from them).
-    """
+def check(action: str, params: dict) -> None:
+    """Refuse what cannot run, before anything runs. Re-checked under locks by each step."""
     if action == "create_vm":
-        _site_pk, name, cpu_known, vm_taken = create_vm_facts(params)
+        _site_pk, _name, cpu_known, vm_taken = create_vm_facts(params)
         if not cpu_known:
             raise refuse_unknown_cpu_type(params)
         positive(params, "cpu", "memory_gb")
         if vm_taken:
             raise refuse_vm_exists(params)
-        return {params["site_id"]: name}
+        return
     if action in ("delete_vm", "start_vm", "stop_vm", "reboot_vm"):
         vm = vm_row(params["vm_id"])
-        return {vm.site_id: vm.site_name}
+        return
     if action == "resize_vm":
         positive(params, "cpu", "memory_gb")
         vm = vm_row(params["vm_id"])
@@ -163,25 +159,27 @@ def check(action: str, params: dict) -> dict[str, str]:
                 vm=vm.vm_id,
                 state=vm.state,
             )
-        return {vm.site_id: vm.site_name}
+        return
     if action == "create_nic":
-        site = get_site(params["site_id"])
+        get_site(params["site_id"])
         get_vm(params["vm_id"])
         if SimNic.objects.filter(nic_id=params["nic_id"]).exists():
             raise refuse("already_exists", _("NIC %(nic)s already exists"), nic=params["nic_id"])
-        return {site.site_id: site.name}
+        return
     if action == "delete_nic":
-        return resource_exists("nic", params["nic_id"])
+        resource_exists("nic", params["nic_id"])
+        return
     if action == "create_pipe":
-        site = get_site(params["site_id"])
+        get_site(params["site_id"])
         positive(params, "bandwidth_mbps")
         if SimPipe.objects.filter(pipe_id=params["pipe_id"]).exists():
             raise refuse("already_exists", _("pipe %(pipe)s already exists"), pipe=params["pipe_id"])
-        return {site.site_id: site.name}
+        return
     if action == "set_bandwidth":
         if params.get("bandwidth_mbps") not in (None, ""):
             positive(params, "bandwidth_mbps")
-        return resource_exists(params["resource_type"], params["resource_id"])
+        resource_exists(params["resource_type"], params["resource_id"])
+        return
     if action == "query_state":
-        return resource_exists(params["resource_type"], params["resource_id"])
-    return {}
+        resource_exists(params["resource_type"], params["resource_id"])
+        return

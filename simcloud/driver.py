@@ -15,7 +15,6 @@ shows the recovery.
 from __future__ import annotations
 
 import random
-import threading
 import time
 
 from django.conf import settings
@@ -66,10 +65,6 @@ SINGLE_STEP_AGENTS = {
 #: bandwidth as it is (flows run it with an optional bandwidth, e.g. after create_vm).
 OPTIONAL_PARAMS = {"customer_id", "disk_gb"}
 OPTIONAL_BY_ACTION = {"set_bandwidth": {"bandwidth_mbps"}}
-#: How long the site names a validation read answer :meth:`SimulatedCloudDriver.site_name`
-#: (once, in the same thread): the submit that validated asks for the name at once.
-SITE_NAME_MEMO_SECONDS = 1.0
-_validated = threading.local()
 
 
 class SimulatedCloudDriver(Driver):
@@ -85,7 +80,6 @@ class SimulatedCloudDriver(Driver):
         return [PlanStep(action, 1, None, SINGLE_STEP_AGENTS.get(action, self.agent))]
 
     def validate(self, action: str, params: dict) -> None:
-        _validated.sites = None
         missing = [
             key
             for key in ACTIONS.get(action, ())
@@ -95,7 +89,7 @@ class SimulatedCloudDriver(Driver):
             raise DriverRefusal(
                 "invalid_params", _("%(action)s needs %(keys)s") % {"action": action, "keys": ", ".join(missing)}
             )
-        _validated.sites = (time.monotonic(), inventory.check(action, params))
+        inventory.check(action, params)
 
     def run_step(self, step: PlanStep, context: StepContext) -> dict:
         self._maybe_fail(step, context)
@@ -105,11 +99,6 @@ class SimulatedCloudDriver(Driver):
         return inventory.run(step.name, context.params, context.inputs)
 
     def site_name(self, site_id: str) -> str:
-        # coreTasker names the site just after validating the request: the validation
-        # has just read it (in this thread, moments ago), so it answers from that read.
-        seen, _validated.sites = getattr(_validated, "sites", None), None
-        if seen is not None and site_id in seen[1] and time.monotonic() - seen[0] < SITE_NAME_MEMO_SECONDS:
-            return seen[1][site_id]
         return SimSite.objects.filter(site_id=site_id).values_list("name", flat=True).first() or ""
 
     def _maybe_fail(self, step: PlanStep, context: StepContext) -> None:
