@@ -65,6 +65,7 @@ def send_run_workflow(workflow_task_id: int, celery_task_id: str, pri: int) -> N
             args=[workflow_task_id],
             task_id=celery_task_id,
             priority=message_priority(pri),
+            argsrepr=f"[{workflow_task_id}]",  # Celery's default (saferepr) is a fifth of a publish's CPU
         )
     )
 
@@ -74,7 +75,11 @@ def _send_run_subtask(subtask_id: int, celery_task_id: str, pri: int) -> None:
 
     transaction.on_commit(
         partial(
-            tasks.run_subtask.apply_async, args=[subtask_id], task_id=celery_task_id, priority=message_priority(pri)
+            tasks.run_subtask.apply_async,
+            args=[subtask_id],
+            task_id=celery_task_id,
+            priority=message_priority(pri),
+            argsrepr=f"[{subtask_id}]",
         )
     )
 

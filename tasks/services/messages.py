@@ -18,7 +18,9 @@ TASKDONE_ENTRY = "taskdone.consume"
 
 
 def _publish(name: str, body: dict, countdown: float | None = None) -> None:
-    current_app.send_task(name, args=[body], countdown=countdown or None)
+    args = [body]
+    # argsrepr given: Celery's default builds it with saferepr, a fifth of a publish's CPU.
+    current_app.send_task(name, args=args, countdown=countdown or None, argsrepr=repr(args), kwargsrepr="{}")
 
 
 def send_on_commit(name: str, body: dict, *, countdown: float | None = None) -> None:

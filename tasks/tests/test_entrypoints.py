@@ -145,3 +145,17 @@ def test_setup_periodic_tasks_installs_every_declared_job_idempotently(capsys):
     assert jobs["tasker: time out subtasks past their deadline"].interval.every == 30
     assert PeriodicTask.objects.filter(task="taskdone.sweep_deadlines").count() == 1
     assert "up to date" in capsys.readouterr().out
+
+
+def test_published_messages_carry_a_plain_repr_of_their_body(monkeypatch):
+    """What monitoring shows of a message (its ``argsrepr`` header) is the body, built without saferepr."""
+    from kombu.messaging import Producer
+
+    from tasks.services import messages
+
+    sent = []
+    monkeypatch.setattr(Producer, "publish", lambda self, body, **options: sent.append(options["headers"]))
+    messages._publish(messages.SUBTASK_ENTRY, {"subtask_id": 7, "type": "subtask"})
+    assert [(h["task"], h["argsrepr"], h["kwargsrepr"]) for h in sent] == [
+        ("taskconsumer.consume", "[{'subtask_id': 7, 'type': 'subtask'}]", "{}")
+    ]
