@@ -96,7 +96,8 @@ class SimulatedCloudDriver(Driver):
         seconds = float(getattr(settings, "SIMCLOUD_ACTION_SECONDS", 0) or 0)
         if seconds > 0:
             time.sleep(seconds)
-        return inventory.run(step.name, context.params, context.inputs)
+        # coreTasker rolls back the transaction it runs the step in if the step refuses: no savepoint needed.
+        return inventory.run(step.name, context.params, context.inputs, savepoint=False)
 
     def site_name(self, site_id: str) -> str:
         return SimSite.objects.filter(site_id=site_id).values_list("name", flat=True).first() or ""
