@@ -79,7 +79,7 @@ class SimulatedCloudDriver(Driver):
             return list(PLANS[action])
         return [PlanStep(action, 1, None, SINGLE_STEP_AGENTS.get(action, self.agent))]
 
-    def validate(self, action: str, params: dict) -> None:
+    def validate(self, action: str, params: dict) -> dict[str, str]:
         missing = [
             key
             for key in ACTIONS.get(action, ())
@@ -89,7 +89,7 @@ class SimulatedCloudDriver(Driver):
             raise DriverRefusal(
                 "invalid_params", _("%(action)s needs %(keys)s") % {"action": action, "keys": ", ".join(missing)}
             )
-        inventory.check(action, params)
+        return inventory.check(action, params)
 
     def run_step(self, step: PlanStep, context: StepContext) -> dict:
         self._maybe_fail(step, context)

@@ -89,8 +89,13 @@ class Driver:
         """The steps ``action`` runs as, in order. Default: one step, the action itself."""
         return [PlanStep(name=action, group=1, agent=self.agent)]
 
-    def validate(self, action: str, params: dict) -> None:
-        """Refuse (raise :class:`DriverRefusal`) what cannot run, before anything runs. Default: accept."""
+    def validate(self, action: str, params: dict) -> dict[str, str] | None:
+        """Refuse (raise :class:`DriverRefusal`) what cannot run, before anything runs. Default: accept.
+
+        It may return the names of the sites the check read, by site id:
+        coreTasker names the request's site from them rather than asking
+        :meth:`site_name` again.
+        """
 
     def run_step(self, step: PlanStep, context: StepContext) -> dict:
         """Run one step of a plan. Default: the single step of :meth:`plan` calls the action's method.
