@@ -109,7 +109,8 @@ _LOCK_PLAN_SQL = (
     f"s.id, s.step, s.group_id, s.status, s.celery_task_id, s.result FROM {_WF} w "
     f"LEFT JOIN {_SUB} s ON s.parent_id = w.id WHERE w.id = %s"
 )
-_LOCK_OPEN_SQL = (
+# The workflow row and its subtasks not DONE (read by a start, without locks).
+_OPEN_PLAN_SQL = (
     f"SELECT {', '.join('w.' + column for column in LockedWorkflow._fields[1:])}, "
     f"s.id, s.step, s.group_id, s.status, s.celery_task_id FROM {_WF} w "
     f"LEFT JOIN {_SUB} s ON s.parent_id = w.id AND s.status <> %s WHERE w.id = %s"
@@ -215,8 +216,8 @@ def merged_result(workflow_task_id: int) -> dict:
     return merged
 
 
-def _lock_with_plan(workflow_task_id: int, *, open_only: bool = False) -> tuple[LockedWorkflow, list[PlanRow]] | None:
-    """:func:`_lock`, and the plan's subtasks (all, with results; or only those not DONE), in one statement.
+def _lock_with_plan(workflow_task_id: int) -> tuple[LockedWorkflow, list[PlanRow]] | None:
+    """:func:`_lock`, and the plan's subtasks with their results, in one statement.
 
     The plan's rows are locked too. The workflow row comes first (the joined
     read starts from it), as in every transaction that changes a plan (they all
@@ -225,17 +226,20 @@ def _lock_with_plan(workflow_task_id: int, *, open_only: bool = False) -> tuple[
     circle. None if the workflow_task does not exist.
     """
     width = len(LockedWorkflow._fields) - 1
-    if open_only:
-        found = sql.fetch(_LOCK_OPEN_SQL + sql.for_update(), [S.DONE, workflow_task_id])
-    else:
-        found = sql.fetch(_LOCK_PLAN_SQL + sql.for_update(), [workflow_task_id])
+    found = sql.fetch(_LOCK_PLAN_SQL + sql.for_update(), [workflow_task_id])
     if not found:
         return None
-    rows = [
-        PlanRow(*row[width : width + 5], sql.json_value(row[width + 5]) if not open_only else None)
-        for row in found
-        if row[width] is not None
-    ]
+    rows = [PlanRow(*row[width : width + 5], sql.json_value(row[width + 5])) for row in found if row[width] is not None]
+    return LockedWorkflow(workflow_task_id, *found[0][:width]), rows
+
+
+def _read_open_plan(workflow_task_id: int) -> tuple[LockedWorkflow, list[PlanRow]] | None:
+    """The workflow row as :func:`_lock` reads it and its subtasks not DONE, in one statement, locking nothing."""
+    width = len(LockedWorkflow._fields) - 1
+    found = sql.fetch(_OPEN_PLAN_SQL, [S.DONE, workflow_task_id])
+    if not found:
+        return None
+    rows = [PlanRow(*row[width:]) for row in found if row[width] is not None]
     return LockedWorkflow(workflow_task_id, *found[0][:width]), rows
 
 
@@ -290,16 +294,38 @@ def workflow_start(*, workflow_task_id: int) -> None:
 
     Guarantees: a NEW workflow becomes DOING; the subtasks of its next group are
     queued once each, with the workflow's priority. Finished workflows are left alone.
+
+    A NEW workflow (the usual start) needs no transaction: until it is started
+    nothing changes its plan, so the plan is read without locks; the start is one
+    guarded UPDATE (NEW -> DOING, with its first group) that only one delivery
+    wins, and each subtask is then claimed by its own guarded UPDATE and sent once
+    that has committed. Any other case (a restarted workflow, a delivery that lost
+    the start or finds it started) goes on under the workflow's lock, and claims
+    what is not claimed yet (also what a start that died before its claims left).
     """
+    found = _read_open_plan(workflow_task_id)
+    if found is None:
+        logger.warning("workflow_task %s vanished before it started", workflow_task_id)
+        return
+    wf, open_rows = found
+    pending = _next_group(open_rows)
+    if wf.status == S.NEW and pending is not None:
+        step = pending[0]
+        changes = {"step": step} if step != wf.step else {}
+        if transition(WorkflowTask, wf.pk, table=WORKFLOW_TASK, to=S.DOING, from_states=[S.NEW], quiet=True, **changes):
+            _queue_next_group(wf._replace(status=S.DOING, step=step), pending)
+            return
+    elif wf.status != S.DOING:
+        return
     with transaction.atomic():
-        found = _lock_with_plan(workflow_task_id, open_only=True)
-        if found is None:
-            logger.warning("workflow_task %s vanished before it started", workflow_task_id)
+        wf = _lock(workflow_task_id, missing_ok=True)
+        if wf is None or wf.status not in (S.NEW, S.DOING):
             return
-        wf, open_rows = found
-        if wf.status not in (S.NEW, S.DOING):
-            return
-        pending = _next_group(open_rows)
+        # Read, not locked: the workflow's lock keeps every other bookkeeping of the plan
+        # out, and each claim is a guarded UPDATE. (Locking the subtasks here would let a
+        # racing start's claim, which takes the status index before the row, wait in a
+        # circle with this one's.)
+        pending = pending_group(wf.pk)
         if wf.status == S.NEW:
             # The start and the plan's first group go into one guarded UPDATE.
             step = pending[0] if pending is not None else wf.step

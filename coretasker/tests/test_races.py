@@ -129,3 +129,20 @@ def test_one_subtask_delivered_twice_at_once_runs_its_step_once():
     assert sorted(ran, key=str) == [None] * (THREADS - 1) + [True]
     assert SimPipe.objects.filter(pipe_id="pipe-twice").count() == 1
     assert WorkflowTask.objects.get(pk=answer.workflow_task_id).status == WorkflowStatus.DONE
+
+
+def test_a_start_delivered_several_times_at_once_queues_each_subtask_of_the_first_group_once():
+    assert submit(make_request("create_vm", "vm-starts", **VM_SPEC)).status == AnswerStatus.DONE
+    with (
+        mock.patch.object(tasks.run_workflow, "apply_async"),
+        mock.patch.object(tasks.run_subtask, "apply_async") as sent,
+    ):
+        answer = submit(make_request("delete_vm", "vm-starts", mode="async"))
+        _race_calls([partial(workflow_start, workflow_task_id=answer.workflow_task_id)] * THREADS)
+
+    group_one = list(WorkflowSubtask.objects.filter(parent_id=answer.workflow_task_id, group_id=1).order_by("step"))
+    assert len(group_one) == 2
+    assert sorted(call.kwargs["args"][0] for call in sent.call_args_list) == [s.pk for s in group_one]
+    assert {call.kwargs["task_id"] for call in sent.call_args_list} == {s.celery_task_id for s in group_one}
+    wf = WorkflowTask.objects.get(pk=answer.workflow_task_id)
+    assert (wf.status, wf.step) == (WorkflowStatus.DOING, 1)

@@ -66,7 +66,7 @@ def _run_async_plan(reports, django_capture_on_commit_callbacks, sent):
 
     with django_capture_on_commit_callbacks(execute=True):
         _, statements = _statements(workflow_start, workflow_task_id=answer.workflow_task_id)
-    assert len(statements) == 3, statements  # lock with the open subtasks, NEW -> DOING, claim
+    assert len(statements) == 3, statements  # the open plan read (no lock, no transaction), NEW -> DOING, claim
 
     counts = []
     for _ in range(3):

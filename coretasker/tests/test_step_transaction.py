@@ -1,4 +1,7 @@
-"""A step and the record of its outcome are one transaction: they commit together or not at all."""
+"""A step and the record of its outcome are one transaction: they commit together or not at all.
+
+And a workflow's start is guarded single statements, with no transaction.
+"""
 
 from unittest import mock
 
@@ -93,16 +96,44 @@ def _transactions(fn, *args, **kwargs):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_each_step_of_an_asynchronous_run_commits_once_with_no_savepoint():
+def test_the_start_needs_no_transaction_and_each_step_commits_once_with_no_savepoint():
     with (
         mock.patch.object(tasks.run_workflow, "apply_async"),
         mock.patch.object(tasks.run_subtask, "apply_async") as sent,
     ):
         answer = submit(make_request("create_vm", "vm-once", mode="async", **VM_SPEC))
-        workflow_start(workflow_task_id=answer.workflow_task_id)
+        # The start: guarded single statements, no transaction.
+        assert _transactions(workflow_start, workflow_task_id=answer.workflow_task_id)[1:] == (0, [])
+        assert sent.call_count == 1
         for _ in range(3):
             ran, commits, savepoints = _transactions(subtask_run, subtask_id=sent.call_args.kwargs["args"][0])
             assert (ran, commits, savepoints) == (True, 1, [])
 
     assert WorkflowTask.objects.get(pk=answer.workflow_task_id).status == WorkflowStatus.DONE
     assert SimVm.objects.get(vm_id="vm-once").state == "running"
+
+
+@pytest.mark.django_db
+def test_a_start_that_died_before_queueing_its_first_group_is_finished_by_the_redelivery(
+    django_capture_on_commit_callbacks, sync_vm
+):
+    with (
+        mock.patch.object(tasks.run_workflow, "apply_async"),
+        mock.patch.object(tasks.run_subtask, "apply_async") as sent,
+    ):
+        answer = submit(make_request("delete_vm", sync_vm, mode="async"))
+        with (
+            mock.patch.object(execution, "_queue_next_group", side_effect=RuntimeError("worker killed")),
+            pytest.raises(RuntimeError),
+        ):
+            workflow_start(workflow_task_id=answer.workflow_task_id)
+        wf = WorkflowTask.objects.get(pk=answer.workflow_task_id)
+        assert (wf.status, wf.step, sent.call_count) == (WorkflowStatus.DOING, 1, 0)  # started, nothing queued
+
+        for _ in range(2):  # redelivered, then redelivered again
+            with django_capture_on_commit_callbacks(execute=True):
+                workflow_start(workflow_task_id=answer.workflow_task_id)
+
+    group_one = WorkflowSubtask.objects.filter(parent_id=answer.workflow_task_id, group_id=1).order_by("step")
+    assert sorted(call.kwargs["args"][0] for call in sent.call_args_list) == [s.pk for s in group_one]
+    assert [call.kwargs["task_id"] for call in sent.call_args_list] == [s.celery_task_id for s in group_one]
