@@ -136,19 +136,23 @@ def resource_exists(resource_type: str, resource_id: str) -> dict[str, str]:
     return {}
 
 
-def check(action: str, params: dict) -> None:
-    """Refuse what cannot run, before anything runs. Re-checked under locks by each step."""
+def check(action: str, params: dict) -> dict[str, str]:
+    """Refuse what cannot run, before anything runs. Re-checked under locks by each step.
+
+    Returns the names of the sites it read, by site_id (coreTasker names the
+    workflow's site from them instead of reading the site again).
+    """
     if action == "create_vm":
-        _site_pk, _name, cpu_known, vm_taken = create_vm_facts(params)
+        _site_pk, name, cpu_known, vm_taken = create_vm_facts(params)
         if not cpu_known:
             raise refuse_unknown_cpu_type(params)
         positive(params, "cpu", "memory_gb")
         if vm_taken:
             raise refuse_vm_exists(params)
-        return
+        return {params["site_id"]: name}
     if action in ("delete_vm", "start_vm", "stop_vm", "reboot_vm"):
         vm = vm_row(params["vm_id"])
-        return
+        return {vm.site_id: vm.site_name}
     if action == "resize_vm":
         positive(params, "cpu", "memory_gb")
         vm = vm_row(params["vm_id"])
@@ -159,27 +163,25 @@ def check(action: str, params: dict) -> None:
                 vm=vm.vm_id,
                 state=vm.state,
             )
-        return
+        return {vm.site_id: vm.site_name}
     if action == "create_nic":
-        get_site(params["site_id"])
+        site = get_site(params["site_id"])
         get_vm(params["vm_id"])
         if SimNic.objects.filter(nic_id=params["nic_id"]).exists():
             raise refuse("already_exists", _("NIC %(nic)s already exists"), nic=params["nic_id"])
-        return
+        return {site.site_id: site.name}
     if action == "delete_nic":
-        resource_exists("nic", params["nic_id"])
-        return
+        return resource_exists("nic", params["nic_id"])
     if action == "create_pipe":
-        get_site(params["site_id"])
+        site = get_site(params["site_id"])
         positive(params, "bandwidth_mbps")
         if SimPipe.objects.filter(pipe_id=params["pipe_id"]).exists():
             raise refuse("already_exists", _("pipe %(pipe)s already exists"), pipe=params["pipe_id"])
-        return
+        return {site.site_id: site.name}
     if action == "set_bandwidth":
         if params.get("bandwidth_mbps") not in (None, ""):
             positive(params, "bandwidth_mbps")
-        resource_exists(params["resource_type"], params["resource_id"])
-        return
+        return resource_exists(params["resource_type"], params["resource_id"])
     if action == "query_state":
-        resource_exists(params["resource_type"], params["resource_id"])
-        return
+        return resource_exists(params["resource_type"], params["resource_id"])
+    return {}

@@ -79,7 +79,7 @@ class SimulatedCloudDriver(Driver):
             return list(PLANS[action])
         return [PlanStep(action, 1, None, SINGLE_STEP_AGENTS.get(action, self.agent))]
 
-    def validate(self, action: str, params: dict) -> None:
+    def validate(self, action: str, params: dict) -> dict[str, str]:
         missing = [
             key
             for key in ACTIONS.get(action, ())
@@ -89,14 +89,15 @@ class SimulatedCloudDriver(Driver):
             raise DriverRefusal(
                 "invalid_params", _("%(action)s needs %(keys)s") % {"action": action, "keys": ", ".join(missing)}
             )
-        inventory.check(action, params)
+        return inventory.check(action, params)
 
     def run_step(self, step: PlanStep, context: StepContext) -> dict:
         self._maybe_fail(step, context)
         seconds = float(getattr(settings, "SIMCLOUD_ACTION_SECONDS", 0) or 0)
         if seconds > 0:
             time.sleep(seconds)
-        return inventory.run(step.name, context.params, context.inputs)
+        # coreTasker rolls back the transaction it runs the step in if the step refuses: no savepoint needed.
+        return inventory.run(step.name, context.params, context.inputs, savepoint=False)
 
     def site_name(self, site_id: str) -> str:
         return SimSite.objects.filter(site_id=site_id).values_list("name", flat=True).first() or ""

@@ -34,12 +34,18 @@ from .models import NicState, SimBandwidth, SimHost, SimNic, SimPipe, SimVm, VmS
 __all__ = ["STEPS", "check", "run"]
 
 
-def run(step: str, params: dict, inputs: dict) -> dict:
-    """Carry out ``step`` whole, in one transaction, or refuse it."""
+def run(step: str, params: dict, inputs: dict, *, savepoint: bool = True) -> dict:
+    """Carry out ``step`` whole, in one transaction, or refuse it.
+
+    Within a caller's transaction the step gets a savepoint of its own, unless
+    ``savepoint=False``: the caller then rolls its whole transaction back when
+    the step refuses (coreTasker does: it runs each step in the transaction that
+    records its outcome).
+    """
     function = STEPS.get(step)
     if function is None:
         raise refuse("unknown_step", _("the simulated cloud has no step %(step)s"), step=step)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         return function(params, inputs)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.module_loading import import_string
 
 #: Every action a driver offers, with the keyword parameters each one takes.
@@ -88,11 +89,22 @@ class Driver:
         """The steps ``action`` runs as, in order. Default: one step, the action itself."""
         return [PlanStep(name=action, group=1, agent=self.agent)]
 
-    def validate(self, action: str, params: dict) -> None:
-        """Refuse (raise :class:`DriverRefusal`) what cannot run, before anything runs. Default: accept."""
+    def validate(self, action: str, params: dict) -> dict[str, str] | None:
+        """Refuse (raise :class:`DriverRefusal`) what cannot run, before anything runs. Default: accept.
+
+        It may return the names of the sites the check read, by site id:
+        coreTasker names the request's site from them rather than asking
+        :meth:`site_name` again.
+        """
 
     def run_step(self, step: PlanStep, context: StepContext) -> dict:
-        """Run one step of a plan. Default: the single step of :meth:`plan` calls the action's method."""
+        """Run one step of a plan. Default: the single step of :meth:`plan` calls the action's method.
+
+        coreTasker calls it inside the transaction that records the step's
+        outcome: what a driver writes to this database commits with that record,
+        and a step that raises has the whole transaction rolled back (the
+        failure is recorded after). A driver needs no transaction of its own.
+        """
         if step.name != context.action:
             raise DriverRefusal("unknown_step", f"{self.name} has no step {step.name!r} in {context.action}")
         return self.call_action(context.action, context.params)
@@ -116,7 +128,8 @@ class Driver:
         merged: dict = {}
         for step in sorted(self.plan(action, params), key=lambda s: s.group):
             inputs = results.get(step.consumes, {}) if step.consumes else {}
-            results[step.name] = self.run_step(step, StepContext(action=action, params=params, inputs=inputs))
+            with transaction.atomic():  # each step whole, as coreTasker runs it (a savepoint within a transaction)
+                results[step.name] = self.run_step(step, StepContext(action=action, params=params, inputs=inputs))
             merged.update(results[step.name])
         return merged
 

@@ -2,15 +2,16 @@
 
 The plan is run group by group (``group_id``): every subtask of the lowest group
 not yet DONE is queued (asynchronous mode) or run in turn (synchronous mode);
-when the last subtask of a group finishes, the next group starts. A subtask's
-driver step runs outside any transaction. Before it, the subtask is started by
-one guarded UPDATE (NEW -> DOING), so a redelivered message runs nothing; after
-it, the outcome is recorded in a short transaction that locks the workflow_task
-row, so parallel subtasks of a group finishing together advance the plan exactly
-once.
+when the last subtask of a group finishes, the next group starts. A subtask is
+started by one guarded UPDATE (NEW -> DOING), committed at once, so a redelivered
+message runs nothing. Its driver step then runs in a transaction that, once the
+step is done, locks the workflow_task row and records the outcome, so what the
+step wrote to this database commits with its record, and parallel subtasks of a
+group finishing together advance the plan exactly once. A step that fails is
+rolled back and its failure recorded in a transaction of its own.
 
 Every pipeline message runs this, so its statements are few and written out
-(:mod:`.sql`): a message costs a handful of small statements and two commits.
+(:mod:`.sql`): a message costs a handful of small statements and one commit.
 
 Reports (:class:`coretasker.interface.CoreReport`) are sent only for workflows in
 asynchronous mode, and only after the commit that recorded what they say.
@@ -108,7 +109,8 @@ _LOCK_PLAN_SQL = (
     f"s.id, s.step, s.group_id, s.status, s.celery_task_id, s.result FROM {_WF} w "
     f"LEFT JOIN {_SUB} s ON s.parent_id = w.id WHERE w.id = %s"
 )
-_LOCK_OPEN_SQL = (
+# The workflow row and its subtasks not DONE (read by a start, without locks).
+_OPEN_PLAN_SQL = (
     f"SELECT {', '.join('w.' + column for column in LockedWorkflow._fields[1:])}, "
     f"s.id, s.step, s.group_id, s.status, s.celery_task_id FROM {_WF} w "
     f"LEFT JOIN {_SUB} s ON s.parent_id = w.id AND s.status <> %s WHERE w.id = %s"
@@ -214,8 +216,8 @@ def merged_result(workflow_task_id: int) -> dict:
     return merged
 
 
-def _lock_with_plan(workflow_task_id: int, *, open_only: bool = False) -> tuple[LockedWorkflow, list[PlanRow]] | None:
-    """:func:`_lock`, and the plan's subtasks (all, with results; or only those not DONE), in one statement.
+def _lock_with_plan(workflow_task_id: int) -> tuple[LockedWorkflow, list[PlanRow]] | None:
+    """:func:`_lock`, and the plan's subtasks with their results, in one statement.
 
     The plan's rows are locked too. The workflow row comes first (the joined
     read starts from it), as in every transaction that changes a plan (they all
@@ -224,17 +226,20 @@ def _lock_with_plan(workflow_task_id: int, *, open_only: bool = False) -> tuple[
     circle. None if the workflow_task does not exist.
     """
     width = len(LockedWorkflow._fields) - 1
-    if open_only:
-        found = sql.fetch(_LOCK_OPEN_SQL + sql.for_update(), [S.DONE, workflow_task_id])
-    else:
-        found = sql.fetch(_LOCK_PLAN_SQL + sql.for_update(), [workflow_task_id])
+    found = sql.fetch(_LOCK_PLAN_SQL + sql.for_update(), [workflow_task_id])
     if not found:
         return None
-    rows = [
-        PlanRow(*row[width : width + 5], sql.json_value(row[width + 5]) if not open_only else None)
-        for row in found
-        if row[width] is not None
-    ]
+    rows = [PlanRow(*row[width : width + 5], sql.json_value(row[width + 5])) for row in found if row[width] is not None]
+    return LockedWorkflow(workflow_task_id, *found[0][:width]), rows
+
+
+def _read_open_plan(workflow_task_id: int) -> tuple[LockedWorkflow, list[PlanRow]] | None:
+    """The workflow row as :func:`_lock` reads it and its subtasks not DONE, in one statement, locking nothing."""
+    width = len(LockedWorkflow._fields) - 1
+    found = sql.fetch(_OPEN_PLAN_SQL, [S.DONE, workflow_task_id])
+    if not found:
+        return None
+    rows = [PlanRow(*row[width:]) for row in found if row[width] is not None]
     return LockedWorkflow(workflow_task_id, *found[0][:width]), rows
 
 
@@ -289,16 +294,38 @@ def workflow_start(*, workflow_task_id: int) -> None:
 
     Guarantees: a NEW workflow becomes DOING; the subtasks of its next group are
     queued once each, with the workflow's priority. Finished workflows are left alone.
+
+    A NEW workflow (the usual start) needs no transaction: until it is started
+    nothing changes its plan, so the plan is read without locks; the start is one
+    guarded UPDATE (NEW -> DOING, with its first group) that only one delivery
+    wins, and each subtask is then claimed by its own guarded UPDATE and sent once
+    that has committed. Any other case (a restarted workflow, a delivery that lost
+    the start or finds it started) goes on under the workflow's lock, and claims
+    what is not claimed yet (also what a start that died before its claims left).
     """
+    found = _read_open_plan(workflow_task_id)
+    if found is None:
+        logger.warning("workflow_task %s vanished before it started", workflow_task_id)
+        return
+    wf, open_rows = found
+    pending = _next_group(open_rows)
+    if wf.status == S.NEW and pending is not None:
+        step = pending[0]
+        changes = {"step": step} if step != wf.step else {}
+        if transition(WorkflowTask, wf.pk, table=WORKFLOW_TASK, to=S.DOING, from_states=[S.NEW], quiet=True, **changes):
+            _queue_next_group(wf._replace(status=S.DOING, step=step), pending)
+            return
+    elif wf.status != S.DOING:
+        return
     with transaction.atomic():
-        found = _lock_with_plan(workflow_task_id, open_only=True)
-        if found is None:
-            logger.warning("workflow_task %s vanished before it started", workflow_task_id)
+        wf = _lock(workflow_task_id, missing_ok=True)
+        if wf is None or wf.status not in (S.NEW, S.DOING):
             return
-        wf, open_rows = found
-        if wf.status not in (S.NEW, S.DOING):
-            return
-        pending = _next_group(open_rows)
+        # Read, not locked: the workflow's lock keeps every other bookkeeping of the plan
+        # out, and each claim is a guarded UPDATE. (Locking the subtasks here would let a
+        # racing start's claim, which takes the status index before the row, wait in a
+        # circle with this one's.)
+        pending = pending_group(wf.pk)
         if wf.status == S.NEW:
             # The start and the plan's first group go into one guarded UPDATE.
             step = pending[0] if pending is not None else wf.step
@@ -428,26 +455,42 @@ def _release_claim(workflow_task_id: int, subtask_id: int) -> None:
             WorkflowSubtask.objects.filter(pk=subtask_id, status=S.NEW).update(celery_task_id="")
 
 
+class _StepFailed(Exception):
+    """The driver step raised: its transaction is rolled back, and the failure is recorded after."""
+
+    def __init__(self, refusal: DriverRefusal):
+        self.refusal = refusal
+
+
 def _run_step(
     workflow_task_id: int, subtask: PlanRow, context: StepContext, *, inline: bool, plan: list[PlanRow] | None = None
 ) -> tuple[bool, object]:
-    """Run a started (DOING) subtask's driver step, outside any transaction, and record the outcome.
+    """Run a started (DOING) subtask's driver step and record its outcome.
+
+    The step and the record of its success are one transaction: what the step
+    writes to this database (the simulated cloud's inventory) commits with the
+    subtask's DONE, or not at all. The workflow row is locked only once the step
+    has run. A step that raises rolls the transaction back, and its failure is
+    recorded in a transaction of its own.
 
     Returns ``(True, what :func:`_record_success` returns)``
     or ``(False, (error, error_msg) if this step failed the workflow, else None)``.
     """
     step = PlanStep(name=subtask.name, group=subtask.group, agent=subtask.agent)
     try:
-        result = get_driver().run_step(step, context)
-    except DriverRefusal as refusal:
-        return False, _record_failure(workflow_task_id, subtask, step, refusal, plan=plan)
-    except Exception as exc:  # a driver bug must still end the workflow, with its reason
-        logger.exception("driver step %s of workflow_task %s crashed", step.name, workflow_task_id)
-        refusal = DriverRefusal("driver_error", f"{type(exc).__name__}: {exc}")
-        return False, _record_failure(workflow_task_id, subtask, step, refusal, plan=plan)
-    # As stored: what is reported or answered from memory equals what a read gives.
-    result = json.loads(json.dumps(result))
-    return True, _record_success(workflow_task_id, subtask, result, inline=inline, plan=plan)
+        with transaction.atomic():
+            try:
+                result = get_driver().run_step(step, context)
+            except DriverRefusal as refusal:
+                raise _StepFailed(refusal) from refusal
+            except Exception as exc:  # a driver bug must still end the workflow, with its reason
+                logger.exception("driver step %s of workflow_task %s crashed", step.name, workflow_task_id)
+                raise _StepFailed(DriverRefusal("driver_error", f"{type(exc).__name__}: {exc}")) from exc
+            # As stored: what is reported or answered from memory equals what a read gives.
+            result = json.loads(json.dumps(result))
+            return True, _record_success(workflow_task_id, subtask, result, inline=inline, plan=plan)
+    except _StepFailed as failed:
+        return False, _record_failure(workflow_task_id, subtask, step, failed.refusal, plan=plan)
 
 
 def _record_success(
@@ -459,44 +502,43 @@ def _record_success(
     the workflow is no longer DOING (nothing more of it is to run), else None.
 
     ``plan``: the rows of a :class:`KnownPlan` (``subtask`` one of them), kept
-    up to date here instead of being read.
+    up to date here instead of being read. Call it in the step's transaction.
     """
-    with transaction.atomic():
-        if plan is None:  # the whole plan, read with the lock: progress, the merged result or the next group
-            found = _lock_with_plan(workflow_task_id)
-            if found is None:
-                raise WorkflowTask.DoesNotExist(f"workflow_task {workflow_task_id} does not exist")
-            wf, plan = found
-            mine = next((row for row in plan if row.pk == subtask.pk), subtask)
-        else:
-            wf, mine = _lock(workflow_task_id), subtask
-        transition(WorkflowSubtask, subtask.pk, table=WORKFLOW_SUBTASK, to=S.DONE, from_states=[S.DOING], result=result)
-        mine.status, mine.result = S.DONE, result
-        done = sum(1 for row in plan if row.status == S.DONE)
-        progress = done * 100 // len(plan)
-        run_dev = (result or {}).get("device") or wf.run_dev or socket.gethostname()
-        changes = {"progress": max(progress, wf.progress), "run_dev": run_dev[:128]}
-        if wf.status == S.DOING and done == len(plan):
-            merged = _merged(plan)
-            _finish_done(wf, result=merged, run_dev=changes["run_dev"])
-            return merged
-        group_open = any(row.group == subtask.group and row.status != S.DONE for row in plan)
-        if wf.status != S.DOING or group_open:
-            sql.update_row(WorkflowTask, wf.pk, changes)
-            if wf.status != S.DOING:
-                return STOPPED
-            _report(wf, "progress", progress=progress)
-            return None
+    if plan is None:  # the whole plan, read with the lock: progress, the merged result or the next group
+        found = _lock_with_plan(workflow_task_id)
+        if found is None:
+            raise WorkflowTask.DoesNotExist(f"workflow_task {workflow_task_id} does not exist")
+        wf, plan = found
+        mine = next((row for row in plan if row.pk == subtask.pk), subtask)
+    else:
+        wf, mine = _lock(workflow_task_id), subtask
+    transition(WorkflowSubtask, subtask.pk, table=WORKFLOW_SUBTASK, to=S.DONE, from_states=[S.DOING], result=result)
+    mine.status, mine.result = S.DONE, result
+    done = sum(1 for row in plan if row.status == S.DONE)
+    progress = done * 100 // len(plan)
+    run_dev = (result or {}).get("device") or wf.run_dev or socket.gethostname()
+    changes = {"progress": max(progress, wf.progress), "run_dev": run_dev[:128]}
+    if wf.status == S.DOING and done == len(plan):
+        merged = _merged(plan)
+        _finish_done(wf, result=merged, run_dev=changes["run_dev"])
+        return merged
+    group_open = any(row.group == subtask.group and row.status != S.DONE for row in plan)
+    if wf.status != S.DOING or group_open:
+        sql.update_row(WorkflowTask, wf.pk, changes)
+        if wf.status != S.DOING:
+            return STOPPED
         _report(wf, "progress", progress=progress)
-        pending = _next_group(plan)
-        if inline:
-            # The next group runs in this process next: it is the step from now on.
-            if pending is not None and pending[0] != wf.step:
-                changes["step"] = pending[0]
-            sql.update_row(WorkflowTask, wf.pk, changes)
-            return None
-        _queue_next_group(wf, pending, **changes)
         return None
+    _report(wf, "progress", progress=progress)
+    pending = _next_group(plan)
+    if inline:
+        # The next group runs in this process next: it is the step from now on.
+        if pending is not None and pending[0] != wf.step:
+            changes["step"] = pending[0]
+        sql.update_row(WorkflowTask, wf.pk, changes)
+        return None
+    _queue_next_group(wf, pending, **changes)
+    return None
 
 
 def _record_failure(

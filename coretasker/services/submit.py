@@ -164,8 +164,12 @@ def _create(
     plan: list[PlanStep],
     refusal: DriverRefusal | None,
     resumed: tuple[WorkflowTask | None, dict[int, dict]] = (None, {}),
+    site_names: dict[str, str] | None = None,
 ) -> tuple[_Found, str, list[PlanRow]]:
     """Insert the workflow_task and its plan; returns the row as :func:`answer` reads it, its Celery id and the plan.
+
+    ``site_names``: the names of the sites the driver's validation has just read,
+    by site id (the site is named from them if it is one of them).
 
     The row is born in the state this request puts it in: NEW (asynchronous: the
     run is queued), DOING (synchronous: it runs inline once this commits) or ERROR
@@ -221,7 +225,7 @@ def _create(
         pri=request.pri,
         queue=settings.QUEUE_CORETASKER if asynchronous else "",
         site_id=site_id,
-        site_name=driver.site_name(site_id),
+        site_name=site_names[site_id] if site_id in (site_names or {}) else driver.site_name(site_id),
         customer_id=request.customer_id or params.get("customer_id", ""),
         celery_task_id=str(uuid.uuid4()) if asynchronous else _current_celery_task_id(),
         mode=request.mode,
@@ -302,15 +306,15 @@ def workflow_submit(request: CoreRequest) -> CoreAnswer:
     driver = get_driver()
     plan = driver.plan(request.action, params)
     resumed = _resumed_steps(request, plan)
-    refusal = None
+    refusal, site_names = None, None
     try:
         if not resumed[1]:  # steps already taken effect: the cloud would refuse the whole action again
-            driver.validate(request.action, params)
+            site_names = driver.validate(request.action, params)
     except DriverRefusal as exc:
         refusal = exc
     try:
         with transaction.atomic():
-            wf, celery_task_id, rows = _create(request, params, plan, refusal, resumed)
+            wf, celery_task_id, rows = _create(request, params, plan, refusal, resumed, site_names)
             if refusal is None and request.mode == WorkflowMode.ASYNC:
                 send_run_workflow(wf.pk, celery_task_id, request.pri)
     except IntegrityError:

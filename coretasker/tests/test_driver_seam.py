@@ -47,3 +47,28 @@ def test_a_settings_override_swaps_the_driver_for_coretasker():
 def test_the_default_driver_is_the_named_simulation():
     driver = get_driver()
     assert driver.is_simulation and "Simulated cloud" in driver.name
+
+
+NAMED = []
+
+
+class NamingDriver(EchoDriver):
+    """Names the sites its validation read; asked for any other site's name, says so."""
+
+    def validate(self, action, params):
+        return {"cn-east-1": "East, as validated"}
+
+    def site_name(self, site_id):
+        NAMED.append(site_id)
+        return f"{site_id}, as asked"
+
+
+@override_settings(CORETASKER_DRIVER="coretasker.tests.test_driver_seam.NamingDriver")
+def test_the_site_is_named_from_the_validation_when_it_read_it():
+    NAMED.clear()
+    validated = submit(make_request("query_state", "vm-n", resource_type="vm", site_id="cn-east-1"))
+    other = submit(make_request("query_state", "vm-n", resource_type="vm", site_id="cn-west-9"))
+
+    assert WorkflowTask.objects.get(pk=validated.workflow_task_id).site_name == "East, as validated"
+    assert WorkflowTask.objects.get(pk=other.workflow_task_id).site_name == "cn-west-9, as asked"
+    assert NAMED == ["cn-west-9"]

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import override_settings
 
 from coretasker import tasks
+from coretasker.drivers.base import Driver, PlanStep
 from coretasker.interface import AnswerStatus, submit
 from coretasker.models import WorkflowStatus, WorkflowSubtask, WorkflowTask
 from coretasker.services import execution, subtask_run, workflow_start
@@ -86,7 +87,7 @@ def test_racing_placements_never_overbook_a_host():
     assert SimVm.objects.filter(vm_id__startswith="vm-place-").count() == 1
 
 
-@override_settings(SIMCLOUD_ACTION_SECONDS=0.05)  # both steps run at once and end together
+@override_settings(SIMCLOUD_ACTION_SECONDS=0.05)  # both start at once; the VM row, locked by each step, orders the rest
 def test_parallel_subtasks_of_a_group_finishing_together_queue_the_next_group_once():
     assert submit(make_request("create_vm", "vm-par", **VM_SPEC)).status == AnswerStatus.DONE
     with (
@@ -129,3 +130,61 @@ def test_one_subtask_delivered_twice_at_once_runs_its_step_once():
     assert sorted(ran, key=str) == [None] * (THREADS - 1) + [True]
     assert SimPipe.objects.filter(pipe_id="pipe-twice").count() == 1
     assert WorkflowTask.objects.get(pk=answer.workflow_task_id).status == WorkflowStatus.DONE
+
+
+def test_a_start_delivered_several_times_at_once_queues_each_subtask_of_the_first_group_once():
+    assert submit(make_request("create_vm", "vm-starts", **VM_SPEC)).status == AnswerStatus.DONE
+    with (
+        mock.patch.object(tasks.run_workflow, "apply_async"),
+        mock.patch.object(tasks.run_subtask, "apply_async") as sent,
+    ):
+        answer = submit(make_request("delete_vm", "vm-starts", mode="async"))
+        _race_calls([partial(workflow_start, workflow_task_id=answer.workflow_task_id)] * THREADS)
+
+    group_one = list(WorkflowSubtask.objects.filter(parent_id=answer.workflow_task_id, group_id=1).order_by("step"))
+    assert len(group_one) == 2
+    assert sorted(call.kwargs["args"][0] for call in sent.call_args_list) == [s.pk for s in group_one]
+    assert {call.kwargs["task_id"] for call in sent.call_args_list} == {s.celery_task_id for s in group_one}
+    wf = WorkflowTask.objects.get(pk=answer.workflow_task_id)
+    assert (wf.status, wf.step) == (WorkflowStatus.DOING, 1)
+
+
+class ParallelStubDriver(Driver):
+    """Two parallel steps that share no row of the cloud (so nothing but coreTasker's lock orders them), then one."""
+
+    name = "Parallel stub driver"
+
+    def plan(self, action, params):
+        return [PlanStep("left", 1, None, "a"), PlanStep("right", 1, None, "b"), PlanStep("join", 2, "right", "c")]
+
+    def run_step(self, step, context):
+        time.sleep(0.05)
+        return {step.name: True, "device": f"stub-{step.name}"}
+
+
+@override_settings(CORETASKER_DRIVER="coretasker.tests.test_races.ParallelStubDriver")
+def test_parallel_steps_sharing_no_cloud_row_finishing_together_queue_the_next_group_once():
+    with (
+        mock.patch.object(tasks.run_workflow, "apply_async"),
+        mock.patch.object(tasks.run_subtask, "apply_async") as sent,
+    ):
+        answer = submit(make_request("create_pipe", "pipe-par", mode="async"))
+        workflow_start(workflow_task_id=answer.workflow_task_id)
+        group_one = [call.kwargs["args"][0] for call in sent.call_args_list]
+        sent.reset_mock()
+        lock_with_plan = execution._lock_with_plan
+
+        def slow_lock_with_plan(*args, **kwargs):  # each holds its bookkeeping open after reading the plan
+            found = lock_with_plan(*args, **kwargs)
+            time.sleep(0.3)
+            return found
+
+        with mock.patch.object(execution, "_lock_with_plan", side_effect=slow_lock_with_plan):
+            ran = _race_calls([partial(subtask_run, subtask_id=pk) for pk in group_one])
+
+    assert len(group_one) == 2 and ran == [True, True]
+    join = WorkflowSubtask.objects.get(parent_id=answer.workflow_task_id, step=3)
+    assert [call.kwargs["args"] for call in sent.call_args_list] == [[join.pk]]  # queued once, by one of them
+    assert join.celery_task_id == sent.call_args.kwargs["task_id"]
+    wf = WorkflowTask.objects.get(pk=answer.workflow_task_id)
+    assert (wf.status, wf.step, wf.progress) == (WorkflowStatus.DOING, 2, 66)

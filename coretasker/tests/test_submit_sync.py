@@ -1,6 +1,8 @@
 """Synchronous requests: one workflow_task per key, every field filled, plan recorded."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from common.errors import InvalidInput
 from coretasker.interface import AnswerStatus, CoreRequest, lookup, submit
@@ -91,3 +93,14 @@ def test_each_vm_action_moves_the_simulated_vm(sync_vm):
     assert reboot.result["rebooted"] is True
     assert (state.result["state"], state.result["cpu"], state.result["memory_gb"]) == ("running", 4, 8)
     assert WorkflowTask.objects.get(pk=state.workflow_task_id).target_type == "action"
+
+
+def test_the_site_name_is_read_once_by_the_validation(sync_vm):
+    with CaptureQueriesContext(connection) as captured:
+        answer = submit(make_request("set_bandwidth", sync_vm, resource_type="vm", bandwidth_mbps=10))
+
+    assert answer.status == AnswerStatus.DONE
+    assert WorkflowTask.objects.get(pk=answer.workflow_task_id).site_name == "East China 1"
+    quote = connection.ops.quote_name
+    read_again = f"SELECT {quote('sim_site')}.{quote('name')}"  # the validation read the VM with its site
+    assert not [q["sql"] for q in captured.captured_queries if q["sql"].startswith(read_again)]

@@ -116,15 +116,22 @@ def test_set_bandwidth_without_a_bandwidth_leaves_it_as_it_is(driver):
     assert zero.value.code == "invalid_spec"
 
 
-def test_validation_reads_once_and_the_site_is_named_as_it_is_now(driver, django_assert_num_queries):
+def test_validation_reads_once_and_names_the_sites_it_read(driver, django_assert_num_queries):
     with django_assert_num_queries(1):  # site, CPU type and VM in one read
-        driver.validate("create_vm", {**SPEC, "vm_id": "vm-v"})
+        assert driver.validate("create_vm", {**SPEC, "vm_id": "vm-v"}) == {"cn-north-1": "North China 1"}
     assert driver.site_name("cn-north-1") == "North China 1"
 
     driver.execute("create_vm", {**SPEC, "vm_id": "vm-v"})
     with django_assert_num_queries(1):  # the VM with its site
-        driver.validate("stop_vm", {"vm_id": "vm-v"})
+        assert driver.validate("stop_vm", {"vm_id": "vm-v"}) == {"cn-north-1": "North China 1"}
+    assert driver.validate("query_state", {"resource_type": "vm", "resource_id": "vm-v"}) == {
+        "cn-north-1": "North China 1"
+    }
+    assert driver.validate("create_pipe", {**SPEC, "pipe_id": "pipe-v", "bandwidth_mbps": 5}) == {
+        "cn-north-1": "North China 1"
+    }
     SimSite.objects.filter(site_id="cn-north-1").update(name="North China One")
+    assert driver.validate("start_vm", {"vm_id": "vm-v"}) == {"cn-north-1": "North China One"}  # as it is now
     assert driver.site_name("cn-north-1") == "North China One"
 
 
