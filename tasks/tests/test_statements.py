@@ -62,6 +62,47 @@ def step(task, number):
     return CloudTaskSubtask.objects.get(task=task, step=number)
 
 
+def test_starting_an_operation_is_six_statements_and_no_savepoint(bus, core, cpu_type):
+    operation = bus.run(
+        operation_place, customer_id="c1", task_type="start_vm", resource_type="vm", resource_id="vm-2", params={}
+    )
+    with CaptureQueriesContext(connection) as run:
+        task = bus.run(process_operation_task, operation_id=operation.pk)
+    sql = [q["sql"] for q in run.captured_queries]
+    statements = [text for text in sql if not text.startswith(CONTROL)]
+    # The operation NEW -> LOCK -> DOING in one guarded UPDATE, its columns read; the task, its lock
+    # and its subtasks inserted; the task NEW -> DOING.
+    assert [text.split()[0] for text in statements] == ["UPDATE", "SELECT", "INSERT", "INSERT", "INSERT", "UPDATE"]
+    if connection.vendor in ("mysql", "sqlite"):  # a refused lock INSERT would undo only itself there
+        lock = next(i for i, text in enumerate(sql) if "INSERT INTO" in text and "resource_lock" in text)
+        assert not sql[lock - 1].startswith("SAVEPOINT") and not sql[lock + 1].startswith("RELEASE SAVEPOINT")
+    operation.refresh_from_db()
+    assert (task.status, CloudTask.objects.get(pk=task.pk).status, operation.task_status) == ("DOING", "DOING", "DOING")
+    assert CloudTaskResourceLock.objects.get().task_id == task.pk
+
+
+def test_a_refused_lock_without_a_savepoint_still_fails_the_task_naming_the_holder(bus, core, task):
+    other = bus.run(
+        operation_place, customer_id="c2", task_type="start_vm", resource_type="vm", resource_id="vm-1", params={}
+    )
+    with CaptureQueriesContext(connection) as run:
+        blocked = bus.run(process_operation_task, operation_id=other.pk)
+    sql = [q["sql"] for q in run.captured_queries]
+    holder = next(i for i, text in enumerate(sql) if text and text.startswith("SELECT") and "resource_lock" in text)
+    # Just before the read of the holder: the refused INSERT (logged as "None" on MySQL: a failed
+    # statement has no executed SQL to show).
+    assert sql[holder - 1] == "None" or "resource_lock" in sql[holder - 1]
+    if connection.vendor in ("mysql", "sqlite"):
+        # Run bare: no savepoint taken before it, none rolled back after it; the transaction went on.
+        assert sql[holder - 2].startswith("INSERT INTO") and "cloud_task" in sql[holder - 2]
+    blocked = CloudTask.objects.get(pk=blocked.pk)
+    other.refresh_from_db()
+    assert (blocked.status, blocked.blocked_by_id, other.task_status) == (TaskStatus.ERROR, task.pk, "ERROR")
+    assert f"task #{task.pk}" in blocked.error_logs.get().message
+    assert not blocked.subtasks.exists()
+    assert CloudTaskResourceLock.objects.get().task_id == task.pk
+
+
 def test_preparing_a_subtask_to_wait_is_one_read_and_one_guarded_update(task):
     first = step(task, 1).pk
     with Statements() as run:
