@@ -13,4 +13,4 @@ class OrdersConfig(AppConfig):
         from .services.lifecycle import order_expand, order_task_finished
 
         register_order_expander(order_expand)
-        register_task_finished(order_task_finished)
+        register_task_finished(order_task_finished, suborders_only=True)

@@ -274,7 +274,9 @@ def order_task_finished(task_id: int, status: str) -> None:
     """
     from tasks.models import CloudTask, TaskStatus
 
-    task = CloudTask.objects.filter(pk=task_id).first()
+    # What this reads of the task, not its parameters and results (registered with suborders_only,
+    # it is not called for the tasks without a sub-order: most of them).
+    task = CloudTask.objects.filter(pk=task_id).only("suborder_id", "finished_at", "resource_id", "error_msg").first()
     if task is None or task.suborder_id is None:
         return
     with transaction.atomic():

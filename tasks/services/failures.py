@@ -102,7 +102,13 @@ def _give_up(task: CloudTask, subtask: CloudTaskSubtask | None, message: str, lo
         blocked_by_id=blocked_by,
     )
     if moved:
-        task_ended(task_id=task.pk, operation_id=task.operation_id, status=TaskStatus.ERROR, error_msg=message)
+        task_ended(
+            task_id=task.pk,
+            operation_id=task.operation_id,
+            suborder_id=task.suborder_id,
+            status=TaskStatus.ERROR,
+            error_msg=message,
+        )
     return moved
 
 

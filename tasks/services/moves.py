@@ -57,15 +57,18 @@ def subtask_move(
     )
 
 
-def notify_on_commit(task_id: int, status: str) -> None:
+def notify_on_commit(task_id: int, status: str, suborder_id=hooks.UNKNOWN) -> None:
     """Tell the task-finished listeners (:mod:`tasks.hooks`) after the surrounding commit."""
-    transaction.on_commit(partial(hooks.notify_task_finished, task_id, status))
+    transaction.on_commit(partial(hooks.notify_task_finished, task_id, status, suborder_id=suborder_id))
 
 
-def task_ended(*, task_id: int, operation_id: int | None, status: str, **operation_changes) -> None:
+def task_ended(
+    *, task_id: int, operation_id: int | None, status: str, suborder_id=hooks.UNKNOWN, **operation_changes
+) -> None:
     """What follows a task's move to a final state, in its transaction: the operation takes
-    the same status, the resource lock is released, listeners hear of it after the commit."""
+    the same status, the resource lock is released, listeners hear of it after the commit
+    (``suborder_id``, the task's, spares listeners of sub-orders a read: see :mod:`tasks.hooks`)."""
     if operation_id:
         operation_move(operation_id, to=status, **operation_changes)
     lock_release(task_id=task_id)
-    notify_on_commit(task_id, status)
+    notify_on_commit(task_id, status, suborder_id)

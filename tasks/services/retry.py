@@ -265,7 +265,9 @@ def task_cancel(*, task_id: int, user, reason: str) -> CloudTask:
         cancelled = CloudTaskSubtask.objects.filter(
             task_id=task.pk, status__in=SUBTASK_TRANSITIONS.sources(SubtaskStatus.CANCELLED)
         ).update(status=SubtaskStatus.CANCELLED, finished_at=now, deadline=None, updated_at=now)
-        task_ended(task_id=task.pk, operation_id=task.operation_id, status=TaskStatus.CANCELLED)
+        task_ended(
+            task_id=task.pk, operation_id=task.operation_id, suborder_id=task.suborder_id, status=TaskStatus.CANCELLED
+        )
         CloudTaskActionLog.objects.create(
             task=task,
             action=TaskAction.CANCEL_TASK,

@@ -37,12 +37,17 @@ class _Names:
 
 
 class Statement:
-    """One SQL template; ``tables`` maps each placeholder to a model or ``(model, alias)``."""
+    """One SQL template; ``tables`` maps each placeholder to a model or ``(model, alias)``.
 
-    def __init__(self, template: str, *, bare: bool = False, **tables):
+    ``for_update``: a locking read (``FOR UPDATE`` where the database has it, as
+    ``select_for_update()`` does).
+    """
+
+    def __init__(self, template: str, *, bare: bool = False, for_update: bool = False, **tables):
         self.template = " ".join(template.split())
         self.tables = {key: value if isinstance(value, tuple) else (value, "") for key, value in tables.items()}
         self.bare = bare
+        self.for_update = for_update
         self._sql: dict[str, str] = {}
 
     def sql(self, connection) -> str:
@@ -51,7 +56,10 @@ class Statement:
         except KeyError:
             quote = connection.ops.quote_name
             names = {key: _Names(model, quote, alias, self.bare) for key, (model, alias) in self.tables.items()}
-            sql = self._sql[connection.vendor] = self.template.format(**names)
+            sql = self.template.format(**names)
+            if self.for_update and connection.features.has_select_for_update:
+                sql = f"{sql} {connection.ops.for_update_sql()}"
+            self._sql[connection.vendor] = sql
             return sql
 
 
@@ -197,31 +205,44 @@ def subtask_raise_progress(subtask_id: int, attempt: int, progress: int) -> bool
 
 # --- a task's subtasks, for moving the task on -----------------------------------------------
 
-_SIBLING_COLUMNS = (
-    "{s.id}, {s.group}, {s.status}, {s.action}, {s.result}, {t.id}, {t.status}, {t.operation_id}, {t.current_group}"
+_LOCKED_COLUMNS = "{t.id}, {t.status}, {t.operation_id}, {t.suborder_id}, {t.current_group}"
+_LOCK_TASK = Statement(f"SELECT {_LOCKED_COLUMNS} FROM {{t}} WHERE {{t.id}} = %s", for_update=True, t=CloudTask)
+_LOCK_TASK_OF = Statement(
+    f"SELECT {_LOCKED_COLUMNS} FROM {{t}} INNER JOIN {{s}} ON {{t.id}} = {{s.task_id}} WHERE {{s.id}} = %s",
+    for_update=True,
+    t=CloudTask,
+    s=CloudTaskSubtask,
 )
+
+
+class LockedTask:
+    """A task's row, read under its row lock: what moving the task on needs of it."""
+
+    __slots__ = ("task_id", "status", "operation_id", "suborder_id", "current_group")
+
+    def __init__(self, row):
+        self.task_id, self.status, self.operation_id, self.suborder_id, self.current_group = row
+
+
+def task_lock(*, task_id: int | None = None, subtask_id: int | None = None) -> LockedTask | None:
+    """Lock the row of ``task_id``, or of the task of ``subtask_id`` (``SELECT ... FOR UPDATE``), and
+    return its state; ``None`` if there is no such task. A locking read sees the latest committed row."""
+    statement, key = (_LOCK_TASK, task_id) if task_id is not None else (_LOCK_TASK_OF, subtask_id)
+    row = _fetch(statement, CloudTask, [key])
+    return None if row is None else LockedTask(row)
+
+
 _TASK_SUBTASKS = Statement(
-    f"SELECT {_SIBLING_COLUMNS} FROM {{s}} INNER JOIN {{t}} ON {{t.id}} = {{s.task_id}}"
-    " WHERE {s.task_id} = %s ORDER BY {s.step}",
+    "SELECT {s.id}, {s.group}, {s.status}, {s.action}, {s.result} FROM {s} WHERE {s.task_id} = %s ORDER BY {s.step}",
     s=CloudTaskSubtask,
-    t=CloudTask,
-)
-_SIBLINGS = Statement(
-    f"SELECT {_SIBLING_COLUMNS} FROM {{me}} INNER JOIN {{s}} ON {{s.task_id}} = {{me.task_id}}"
-    " INNER JOIN {t} ON {t.id} = {me.task_id} WHERE {me.id} = %s ORDER BY {s.step}",
-    me=(CloudTaskSubtask, "me"),
-    s=CloudTaskSubtask,
-    t=CloudTask,
 )
 
 
 class TaskRows:
-    """Every subtask of one task, in step order, with the task's state; read in one query."""
+    """Every subtask of one task, in step order; read in one query."""
 
     def __init__(self, rows: list, connection):
         self._rows, self._connection = rows, connection
-        first = rows[0]
-        self.task_id, self.task_status, self.operation_id, self.current_group = first[5], first[6], first[7], first[8]
         #: ``(id, group, status)`` of each subtask.
         self.subtasks = [(row[0], row[1], row[2]) for row in rows]
 
@@ -230,11 +251,10 @@ class TaskRows:
         return {row[3]: _json(CloudTaskSubtask, "result", row[4], self._connection) for row in self._rows}
 
 
-def task_rows(*, task_id: int | None = None, subtask_id: int | None = None) -> TaskRows | None:
-    """The subtasks of ``task_id``, or of the task of ``subtask_id``; ``None`` if there are none."""
+def task_rows(*, task_id: int) -> TaskRows | None:
+    """The subtasks of ``task_id``; ``None`` if there are none."""
     connection = connections[router.db_for_read(CloudTaskSubtask)]
-    statement, key = (_TASK_SUBTASKS, task_id) if task_id is not None else (_SIBLINGS, subtask_id)
-    rows = _fetch(statement, CloudTaskSubtask, [key], many=True)
+    rows = _fetch(_TASK_SUBTASKS, CloudTaskSubtask, [task_id], many=True)
     return TaskRows(rows, connection) if rows else None
 
 

@@ -20,6 +20,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from ..hooks import UNKNOWN
 from ..models import (
     CloudTask,
     CloudTaskSubtask,
@@ -28,7 +29,7 @@ from ..models import (
 )
 from .failures import subtask_fail
 from .moves import subtask_move, task_ended, task_move
-from .rows import subtask_raise_progress, task_rows
+from .rows import subtask_raise_progress, task_lock, task_rows
 from .taskconsumer import finish_subtask
 from .taskercenter import pre_produce_subtasks
 
@@ -64,31 +65,40 @@ def task_advance(*, task_id: int | None = None, subtask_id: int | None = None, r
     with transaction.atomic(savepoint=False):
         # A locking read, and the first read of the transaction: on MariaDB it waits for a
         # concurrent advancer's commit, and the plain read below, whose snapshot starts
-        # after it, sees what that advancer wrote.
-        locked = CloudTask.objects.select_for_update()
-        locked = locked.filter(pk=task_id) if task_id is not None else locked.filter(subtasks__pk=subtask_id)
-        task_id = next(iter(locked.values_list("pk", flat=True)[:1]), None)
-        if task_id is None:
+        # after it, sees what that advancer wrote. It reads the task's own state (the
+        # latest committed) with the lock.
+        task = task_lock(task_id=task_id, subtask_id=subtask_id)
+        if task is None:
             return "missing" if subtask_id is not None else "idle"
-        found = task_rows(task_id=task_id)
-        if found is None or found.task_status != TaskStatus.DOING:
+        if task.status != TaskStatus.DOING:
+            return "idle"
+        found = task_rows(task_id=task.task_id)
+        if found is None:
             return "idle"
         if all(status == SubtaskStatus.DONE for _, _, status in found.subtasks):
-            finished = task_finish(task_id=found.task_id, operation_id=found.operation_id, results=found.results())
+            finished = task_finish(
+                task_id=task.task_id,
+                operation_id=task.operation_id,
+                suborder_id=task.suborder_id,
+                results=found.results(),
+            )
             return "finished" if finished else "idle"
         # One guarded UPDATE at most (none when the group was produced already); the
         # messages go after the commit.
         sent = pre_produce_subtasks(
-            task_id=found.task_id, resend=resend, rows=found.subtasks, current_group=found.current_group
+            task_id=task.task_id, resend=resend, rows=found.subtasks, current_group=task.current_group
         )
         return "produced" if sent else "waiting"
 
 
-def task_finish(*, task_id: int, operation_id: int | None = None, results: dict | None = None) -> bool:
+def task_finish(
+    *, task_id: int, operation_id: int | None = None, suborder_id=UNKNOWN, results: dict | None = None
+) -> bool:
     """DOING -> DONE for the task and its operation, lock released, listeners told after commit.
 
     Exactly one caller wins; the others get ``False``. ``results`` (action ->
-    result, in step order) may be passed by a caller that just read them.
+    result, in step order) may be passed by a caller that just read them, as may
+    the task's ``operation_id`` and ``suborder_id`` (both then, or neither).
     """
     # No savepoint of its own: a failure here fails the caller's whole transaction.
     with transaction.atomic(savepoint=False):
@@ -106,9 +116,11 @@ def task_finish(*, task_id: int, operation_id: int | None = None, results: dict 
         )
         if not moved:
             return False
-        if operation_id is None:
-            operation_id = CloudTask.objects.filter(pk=task_id).values_list("operation_id", flat=True).first()
-        task_ended(task_id=task_id, operation_id=operation_id, status=TaskStatus.DONE)
+        if suborder_id is UNKNOWN:
+            operation_id, suborder_id = CloudTask.objects.filter(pk=task_id).values_list(
+                "operation_id", "suborder_id"
+            ).first() or (None, None)
+        task_ended(task_id=task_id, operation_id=operation_id, suborder_id=suborder_id, status=TaskStatus.DONE)
     return True
 
 

@@ -48,16 +48,23 @@ class OrderExpanderMissing(DomainError):
 def process_operation_task(*, operation_id: int) -> CloudTask | None:
     """Consume ``{"operation_id": N, "type": "operation"}``.
 
-    In one transaction: the operation moves NEW -> LOCK, its task is saved and
-    :func:`process_task_func` starts it (so a crash half-way leaves nothing
-    behind and the redelivered message starts over). An operation found in LOCK
-    is resumed idempotently; one further on is left alone. An exception rolls
-    the step back and is then written to the error log of the operation's task,
-    which ends as ERROR with its operation.
+    In one transaction: the operation moves NEW -> LOCK -> DOING (one guarded
+    UPDATE: both moves commit together with the task, so nobody sees LOCK), its
+    task is saved and :func:`process_task_func` starts it (so a crash half-way
+    leaves nothing behind and the redelivered message starts over). An operation
+    found in LOCK is resumed idempotently; one further on is left alone. An
+    exception rolls the step back and is then written to the error log of the
+    operation's task, which ends as ERROR with its operation (as does a task whose
+    resource is locked by another).
     """
     try:
         with transaction.atomic():
-            moved = operation_move(operation_id, to=OperationStatus.LOCK, from_states=[OperationStatus.NEW])
+            moved = operation_move(
+                operation_id,
+                to=OperationStatus.DOING,
+                through=[OperationStatus.LOCK],
+                from_states=[OperationStatus.NEW],
+            )
             operation = operation_for_task(operation_id)
             if operation is None:
                 logger.warning("operation %s does not exist; message dropped", operation_id)
@@ -70,7 +77,7 @@ def process_operation_task(*, operation_id: int) -> CloudTask | None:
             # A NEW operation has no task yet: the UPDATE above holds its row, so a
             # duplicate message waits for this commit and then finds the operation past NEW.
             task = save_task(operation=operation, fresh=moved)
-            status = process_task_func(task_id=task.pk, task=task if moved else None)
+            status = process_task_func(task_id=task.pk, task=task if moved else None, operation_started=moved)
             task.status = status
             return task
     except Exception as exc:
@@ -136,13 +143,16 @@ def save_task(*, operation: ResUserOperation, fresh: bool = False) -> CloudTask:
         return CloudTask.objects.select_for_update().get(operation_id=operation.pk)
 
 
-def process_task_func(*, task_id: int, task: CloudTask | None = None) -> str:
-    """Start a NEW task: take its resource lock, split it, move it to DOING, send its first group.
+def process_task_func(*, task_id: int, task: CloudTask | None = None, operation_started: bool = False) -> str:
+    """Start a NEW task: take its resource lock, split it, move it (and its operation) to DOING, send its
+    first group.
 
     A lock held by another task makes this task ERROR with an error log naming
     the holder (``blocked_by`` set). A task that is no longer NEW is left alone.
     ``task`` may be passed by a caller that created it in the open transaction
-    (nobody else can see it yet). Returns the task's status.
+    (nobody else can see it yet); ``operation_started`` by one that moved the
+    operation to DOING in it already (else it moves LOCK -> DOING here). Returns
+    the task's status.
     """
     # No savepoint: a failure rolls back the caller's whole step (it logs it afterwards).
     with transaction.atomic(savepoint=False):
@@ -174,7 +184,7 @@ def process_task_func(*, task_id: int, task: CloudTask | None = None) -> str:
             started_at=timezone.now(),
             current_group=first_group,
         )
-        if task.operation_id:
+        if task.operation_id and not operation_started:
             operation_move(task.operation_id, to=OperationStatus.DOING, from_states=[OperationStatus.LOCK], quiet=False)
         # The first group's turn has come (current_group moved with DOING above).
         for row in rows:

@@ -125,3 +125,50 @@ def test_a_duplicated_subtask_message_is_forwarded_not_run(bus, core, cpu_type):
     assert bus.sent[before:] == [("taskdone.consume", {"subtask_id": subtask.pk, "type": "subtask"}, None)]
     subtask.refresh_from_db()
     assert subtask.attempts == 1
+
+
+def test_a_suborders_only_listener_hears_only_of_the_tasks_of_a_sub_order(bus, core, cpu_type, monkeypatch):
+    """The tasker says whether a finished task has a sub-order, so such a listener need not read the task."""
+    everyone, suborders = [], []
+
+    def hear_all(task_id, status):
+        everyone.append((task_id, status))
+
+    def hear_suborders(task_id, status):
+        suborders.append((task_id, status))
+
+    monkeypatch.setattr(hooks, "_task_finished", [])
+    monkeypatch.setattr(hooks, "_suborders_only", set())
+    hooks.register_task_finished(hear_all)
+    hooks.register_task_finished(hear_suborders, suborders_only=True)
+    plain = place_vm(bus, cpu_type, "vm-plain")
+    ordered = bus.run(
+        operation_place,
+        customer_id="c1",
+        task_type="create_vm",
+        resource_type="vm",
+        resource_id="vm-ordered",
+        site_id="s1",
+        params=vm_params(cpu_type),
+        order_id=7,
+        suborder_id=70,
+    )
+    # A third operation on a locked resource ends ERROR at once (the error path).
+    blocked = bus.run(
+        operation_place,
+        customer_id="c1",
+        task_type="start_vm",
+        resource_type="vm",
+        resource_id="vm-ordered",
+        order_id=7,
+        suborder_id=71,
+    )
+    bus.drain()
+    tasks = {t.operation_id: t.pk for t in CloudTask.objects.all()}
+    assert sorted(everyone) == sorted(
+        [(tasks[plain.pk], TaskStatus.DONE), (tasks[ordered.pk], TaskStatus.DONE), (tasks[blocked.pk], "ERROR")]
+    )
+    assert sorted(suborders) == sorted([(tasks[ordered.pk], TaskStatus.DONE), (tasks[blocked.pk], "ERROR")])
+    # A caller that does not know the sub-order tells every listener.
+    hooks.notify_task_finished(tasks[plain.pk], TaskStatus.DONE)
+    assert suborders[-1] == (tasks[plain.pk], TaskStatus.DONE)

@@ -62,6 +62,47 @@ def step(task, number):
     return CloudTaskSubtask.objects.get(task=task, step=number)
 
 
+def test_starting_an_operation_is_six_statements_and_no_savepoint(bus, core, cpu_type):
+    operation = bus.run(
+        operation_place, customer_id="c1", task_type="start_vm", resource_type="vm", resource_id="vm-2", params={}
+    )
+    with CaptureQueriesContext(connection) as run:
+        task = bus.run(process_operation_task, operation_id=operation.pk)
+    sql = [q["sql"] for q in run.captured_queries]
+    statements = [text for text in sql if not text.startswith(CONTROL)]
+    # The operation NEW -> LOCK -> DOING in one guarded UPDATE, its columns read; the task, its lock
+    # and its subtasks inserted; the task NEW -> DOING.
+    assert [text.split()[0] for text in statements] == ["UPDATE", "SELECT", "INSERT", "INSERT", "INSERT", "UPDATE"]
+    if connection.vendor in ("mysql", "sqlite"):  # a refused lock INSERT would undo only itself there
+        lock = next(i for i, text in enumerate(sql) if "INSERT INTO" in text and "resource_lock" in text)
+        assert not sql[lock - 1].startswith("SAVEPOINT") and not sql[lock + 1].startswith("RELEASE SAVEPOINT")
+    operation.refresh_from_db()
+    assert (task.status, CloudTask.objects.get(pk=task.pk).status, operation.task_status) == ("DOING", "DOING", "DOING")
+    assert CloudTaskResourceLock.objects.get().task_id == task.pk
+
+
+def test_a_refused_lock_without_a_savepoint_still_fails_the_task_naming_the_holder(bus, core, task):
+    other = bus.run(
+        operation_place, customer_id="c2", task_type="start_vm", resource_type="vm", resource_id="vm-1", params={}
+    )
+    with CaptureQueriesContext(connection) as run:
+        blocked = bus.run(process_operation_task, operation_id=other.pk)
+    sql = [q["sql"] for q in run.captured_queries]
+    holder = next(i for i, text in enumerate(sql) if text and text.startswith("SELECT") and "resource_lock" in text)
+    # Just before the read of the holder: the refused INSERT (logged as "None" on MySQL: a failed
+    # statement has no executed SQL to show).
+    assert sql[holder - 1] == "None" or "resource_lock" in sql[holder - 1]
+    if connection.vendor in ("mysql", "sqlite"):
+        # Run bare: no savepoint taken before it, none rolled back after it; the transaction went on.
+        assert sql[holder - 2].startswith("INSERT INTO") and "cloud_task" in sql[holder - 2]
+    blocked = CloudTask.objects.get(pk=blocked.pk)
+    other.refresh_from_db()
+    assert (blocked.status, blocked.blocked_by_id, other.task_status) == (TaskStatus.ERROR, task.pk, "ERROR")
+    assert f"task #{task.pk}" in blocked.error_logs.get().message
+    assert not blocked.subtasks.exists()
+    assert CloudTaskResourceLock.objects.get().task_id == task.pk
+
+
 def test_preparing_a_subtask_to_wait_is_one_read_and_one_guarded_update(task):
     first = step(task, 1).pk
     with Statements() as run:
@@ -135,16 +176,19 @@ def test_a_group_already_produced_is_not_produced_again_nor_written(task):
     assert len(advance.sql) == 2  # the task's row lock, then its subtasks
 
 
-def test_the_last_report_finishes_the_task_its_operation_and_its_lock(bus, task, monkeypatch):
+def test_the_last_report_finishes_the_task_its_operation_and_its_lock(bus, task):
+    from orders.services import order_task_finished
     from tasks import hooks
 
-    monkeypatch.setattr(hooks, "_task_finished", [])
+    # The listeners registered by the apps hear of it after the commit, inside the count below:
+    # the orders app's, for a task without a sub-order, is not even called.
+    assert order_task_finished in hooks._task_finished
     CloudTaskSubtask.objects.filter(task=task, step__in=[1, 3]).update(status=SubtaskStatus.DONE, result={"a": 1})
     CloudTask.objects.filter(pk=task.pk).update(current_group=2)
     row = process_prepare_subtask(subtask_id=step(task, 2).pk, wait=True)
     with Statements() as done:
         assert bus.run(do_async_subtask, report=report(row, "done", result={"b": 2})) == "done"
-    # DONE, the task's row lock, its subtasks, then task, operation and resource lock.
+    # DONE, the task's row lock, its subtasks, then task, operation and resource lock; nothing after the commit.
     assert len(done.sql) == 6
     finished = CloudTask.objects.get(pk=task.pk)
     assert finished.status == TaskStatus.DONE
