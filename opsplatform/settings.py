@@ -304,6 +304,9 @@ LOGGING = {
 # --- Tasker pipeline (tasks app) ------------------------------------------------------
 # A message redelivered more often than this (its worker died each time) ends as ERROR.
 TASKER_MAX_DELIVERIES = env.int("TASKER_MAX_DELIVERIES", default=3)
+# A consumer that meets a transient database error (deadlock victim, lock wait timeout,
+# lost connection) sends its message again, with backoff, at most this often (common/transient.py).
+TASKER_TRANSIENT_RETRIES = env.int("TASKER_TRANSIENT_RETRIES", default=5)
 # The lost-message sweeper re-sends for rows left waiting longer than this.
 TASKER_STALE_SECONDS = env.int("TASKER_STALE_SECONDS", default=60)
 # An order message that arrives before an order expander is registered is retried this often.

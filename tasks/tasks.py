@@ -14,6 +14,8 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from common.transient import retry_transient_errors
+
 from .services import delivery, sweeper
 from .services.taskconsumer import do_prepare_subtask
 from .services.taskdone import taskdone_consume
@@ -34,6 +36,7 @@ def _delivered_too_often(request, name: str, body: dict) -> bool:
 
 
 @shared_task(name="taskercenter.consume", bind=True, max_retries=None)
+@retry_transient_errors
 def taskercenter_consume(self, body: dict) -> None:
     """queue_operation_task_V3: ``{"operation_id": N, "type": "operation"}`` or ``{"order_id": N, "type": "order"}``."""
     if _delivered_too_often(self.request, self.name, body):
@@ -59,6 +62,7 @@ def taskercenter_consume(self, body: dict) -> None:
 
 
 @shared_task(name="taskconsumer.consume", bind=True)
+@retry_transient_errors
 def taskconsumer_consume(self, body: dict) -> None:
     """queue_subtask_V3: ``{"subtask_id": N, "type": "subtask"}``."""
     if _delivered_too_often(self.request, self.name, body):
@@ -67,6 +71,7 @@ def taskconsumer_consume(self, body: dict) -> None:
 
 
 @shared_task(name="taskdone.consume", bind=True)
+@retry_transient_errors
 def taskdone_consume_entry(self, body: dict) -> None:
     """queue_taskdone_V3: a finished subtask, a coreTasker report, or a sweeper nudge."""
     if _delivered_too_often(self.request, self.name, body):
