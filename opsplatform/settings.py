@@ -115,6 +115,16 @@ WORKER_DATABASE_CONN_MAX_AGE = env.int("WORKER_DATABASE_CONN_MAX_AGE", default=6
 # recycles them by age and health check, as Django does around each web request.
 CELERY_DB_REUSE_MAX = 10**9 if WORKER_DATABASE_CONN_MAX_AGE > 0 else None
 
+# One cache for every process on every host, in the database the platform already has: the
+# API's write throttle counts per client there (a per-process cache would multiply the rate
+# by the number of web processes). The table is created by `migrate` (common/migrations).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": env.str("CACHE_TABLE", default="opsplatform_cache"),
+    }
+}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -13,8 +13,8 @@ CUSTOMER_B = "cust-b"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle():
-    """Throttle counters live in the cache: start every test with none."""
+def _fresh_throttle(db):
+    """Throttle counters live in the cache (a database table): start every test with none."""
     cache.clear()
     yield
     cache.clear()

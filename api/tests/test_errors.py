@@ -123,6 +123,23 @@ def test_writes_are_throttled_and_reads_are_not(customer_a):
             assert customer_a.get("/api/v1/operations/").status_code == 200
 
 
+def test_the_write_throttle_counts_in_the_database_every_web_process_shares(customer_a):
+    """A per-process cache would give each web process its own count, multiplying the rate."""
+    from django.conf import settings
+    from django.db import connection
+
+    table = settings.CACHES["default"]["LOCATION"]
+
+    def rows():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT cache_key FROM {connection.ops.quote_name(table)}")
+            return [key for (key,) in cursor.fetchall()]
+
+    assert rows() == []
+    customer_a.post("/api/v1/operations/", {}, format="json")
+    assert len([key for key in rows() if "throttle_write" in key]) == 1
+
+
 def _rest_settings():
     from django.conf import settings
 
