@@ -37,7 +37,8 @@ class _Echo:
 
 def _cell(value):
     if isinstance(value, datetime):
-        return value.isoformat()  # UTC, with its offset
+        # The platform's time zone with its offset, as the renewal-log export and the admin show it.
+        return timezone.localtime(value).isoformat() if timezone.is_aware(value) else value.isoformat()
     return value  # Decimal -> str(Decimal): every stored digit, never a float
 
 
@@ -52,6 +53,6 @@ def charge_lines_csv_rows(queryset):
 
 def stream_charge_lines_csv(queryset) -> StreamingHttpResponse:
     response = StreamingHttpResponse(charge_lines_csv_rows(queryset), content_type="text/csv; charset=utf-8")
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="charge-lines-{stamp}.csv"'
     return response

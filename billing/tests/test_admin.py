@@ -2,12 +2,13 @@
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 
 from billing.charges import charge_period
 from billing.models import BillResourcesPrice, ChargeLine
@@ -61,6 +62,9 @@ def test_csv_export_is_permission_gated_and_keeps_decimals_as_stored(client, dja
         str(stored.unit_price),
     )
     assert Decimal(rows[0]["amount"]) == Decimal("1.00") and rows[0]["item"] == "traffic"
+    # Times in the platform's zone with its offset, like the renewal-log export: the same instant.
+    assert rows[0]["created_at"] == timezone.localtime(stored.created_at).isoformat()
+    assert datetime.fromisoformat(rows[0]["created_at"]) == stored.created_at
 
 
 def test_export_action_on_selected_rows(admin_client_logged_in, charged):
