@@ -57,7 +57,7 @@ check-migrations: $(STAMP)
 	$(MANAGE) makemigrations --check --dry-run
 
 # --- Benchmarks (scripts that print their figures; see README.md) ------------------------
-.PHONY: bench-pipeline bench-billing bench-renewal
+.PHONY: bench-pipeline bench-pipeline-floor bench-billing bench-renewal
 BENCH_N ?= 1000
 BENCH_RENEWAL_N ?= 100000
 
@@ -65,6 +65,11 @@ BENCH_RENEWAL_N ?= 100000
 bench-pipeline: install
 	$(MANAGE) migrate --noinput -v0
 	$(BIN)/python scripts/bench_pipeline.py --n $(BENCH_N)
+
+## The floor of that ratio: BENCH_N chains of 15 messages doing one guarded UPDATE each.
+bench-pipeline-floor: install
+	$(MANAGE) migrate --noinput -v0
+	$(BIN)/python scripts/bench_pipeline_floor.py --n $(BENCH_N)
 
 ## N usage samples (default 1,000,000) for R resources (default 10,000) charged for one period.
 bench-billing: install

@@ -48,6 +48,29 @@ def bench_noop():
     _tick("noop_done")
 
 
+FLOOR_STEP = "taskconsumer.bench_floor_step"
+FLOOR_TABLE = "bench_floor"
+
+
+@app.task(name=FLOOR_STEP)
+def bench_floor_step(body):
+    """The floor experiment's step: one guarded UPDATE in autocommit, then the next message.
+
+    A chain of ``body["last"]`` messages per row moves ``step`` 0 -> last, each
+    message checking the step it expects in the same UPDATE, as a pipeline
+    transition does; nothing else (scripts/bench_pipeline_floor.py).
+    """
+    from django.db import connection
+
+    row, step, last = body["id"], body["step"], body["last"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {FLOOR_TABLE} SET step = %s WHERE id = %s AND step = %s", [step + 1, row, step])
+        moved = cursor.rowcount == 1
+    if moved and step + 1 < last:
+        args = [{"id": row, "step": step + 1, "last": last}]
+        app.send_task(FLOOR_STEP, args=args, argsrepr=repr(args), kwargsrepr="{}")
+
+
 def count(name: str) -> int:
     try:
         return (COUNT_DIR / name).stat().st_size
@@ -63,4 +86,4 @@ def reset() -> None:
             pass
 
 
-__all__ = ["app", "bench_noop", "count", "reset"]
+__all__ = ["FLOOR_STEP", "FLOOR_TABLE", "app", "bench_floor_step", "bench_noop", "count", "reset"]
