@@ -4,6 +4,8 @@ workflow_task:   NEW -> DOING (a run starts) | ERROR (refused before anything ra
                  DOING -> DONE | ERROR
                  ERROR -> DOING (restart)
 workflow_subtask: NEW -> DOING -> DONE | ERROR;  ERROR -> NEW (restart re-plans it)
+                 DOING -> NEW (its step's transaction was rolled back by a transient database
+                 error: the claim is given back and the retried message runs the step)
 """
 
 from common.transitions import TransitionTable
@@ -23,7 +25,7 @@ WORKFLOW_SUBTASK = TransitionTable.build(
     "workflow_subtask.status",
     {
         S.NEW: {S.DOING},
-        S.DOING: {S.DONE, S.ERROR},
+        S.DOING: {S.DONE, S.ERROR, S.NEW},
         S.ERROR: {S.NEW},
     },
 )

@@ -28,8 +28,9 @@ from functools import partial
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 
+from common.transient import is_transient
 from common.transitions import transition
 
 from .. import interface
@@ -443,8 +444,21 @@ def subtask_run(*, subtask_id: int, inline: bool = False) -> bool | None:
     params, inputs, wf_params = sql.json_value(params), sql.json_value(inputs), sql.json_value(wf_params)
     subtask = PlanRow(subtask_id, number, group, S.DOING, name=(params or {}).get("step", task_type), agent=agent)
     context = StepContext(action=task_type, params=wf_params, inputs=inputs or {}, restart=restart)
-    ok, _end = _run_step(parent_id, subtask, context, inline=inline)
+    try:
+        ok, _end = _run_step(parent_id, subtask, context, inline=inline)
+    except OperationalError as exc:
+        if not inline and is_transient(exc):
+            _give_back_claim(subtask_id)
+        raise  # the entry point sends the message again (common/transient.py)
     return ok
+
+
+def _give_back_claim(subtask_id: int) -> None:
+    """DOING -> NEW after the step's transaction was rolled back by a transient error: nothing of it took effect."""
+    try:
+        transition(WorkflowSubtask, subtask_id, table=WORKFLOW_SUBTASK, to=S.NEW, from_states=[S.DOING], quiet=True)
+    except OperationalError:  # the connection itself is gone: the subtask waits for its deadline, as before
+        logger.exception("subtask %s: could not give its claim back", subtask_id)
 
 
 def _release_claim(workflow_task_id: int, subtask_id: int) -> None:
@@ -484,6 +498,8 @@ def _run_step(
             except DriverRefusal as refusal:
                 raise _StepFailed(refusal) from refusal
             except Exception as exc:  # a driver bug must still end the workflow, with its reason
+                if not inline and is_transient(exc):
+                    raise  # not the step's failure: rolled back whole, and run again (subtask_run)
                 logger.exception("driver step %s of workflow_task %s crashed", step.name, workflow_task_id)
                 raise _StepFailed(DriverRefusal("driver_error", f"{type(exc).__name__}: {exc}")) from exc
             # As stored: what is reported or answered from memory equals what a read gives.

@@ -6,7 +6,7 @@ And a workflow's start is guarded single statements, with no transaction.
 from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from coretasker import tasks
@@ -137,3 +137,68 @@ def test_a_start_that_died_before_queueing_its_first_group_is_finished_by_the_re
     group_one = WorkflowSubtask.objects.filter(parent_id=answer.workflow_task_id, group_id=1).order_by("step")
     assert sorted(call.kwargs["args"][0] for call in sent.call_args_list) == [s.pk for s in group_one]
     assert [call.kwargs["task_id"] for call in sent.call_args_list] == [s.celery_task_id for s in group_one]
+
+
+DEADLOCK = OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
+
+
+def _started_pipe(name, sent_patch, capture):
+    """An async create_pipe workflow started, its one subtask queued: the subtask's id."""
+    answer = submit(make_request("create_pipe", name, mode="async", bandwidth_mbps=10))
+    with capture(execute=True):
+        workflow_start(workflow_task_id=answer.workflow_task_id)
+    (subtask_id,) = [call.kwargs["args"][0] for call in sent_patch.call_args_list]
+    return answer.workflow_task_id, subtask_id
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["record", "driver"])
+def test_a_deadlock_victim_step_gives_its_claim_back_and_runs_once_when_its_message_comes_again(
+    where, django_capture_on_commit_callbacks
+):
+    """A transient error rolls the step back whole: not the step's failure; the retried message runs it."""
+    real_lock, real_step = execution._lock_with_plan, inventory.STEPS["create_pipe"]
+    failures = [DEADLOCK]
+
+    def once(real):
+        def call(*args, **kwargs):
+            if failures:
+                if where == "driver":
+                    real(*args, **kwargs)  # the cloud wrote its changes, then the database chose it as victim
+                raise failures.pop()
+            return real(*args, **kwargs)
+
+        return call
+
+    patches = (
+        mock.patch.object(execution, "_lock_with_plan", once(real_lock))
+        if where == "record"
+        else mock.patch.dict(inventory.STEPS, {"create_pipe": once(real_step)})
+    )
+    with (
+        mock.patch.object(tasks.run_workflow, "apply_async"),
+        mock.patch.object(tasks.run_subtask, "apply_async") as sent,
+    ):
+        workflow_id, subtask_id = _started_pipe(f"pipe-{where}", sent, django_capture_on_commit_callbacks)
+        with patches, django_capture_on_commit_callbacks(execute=True):
+            result = tasks.run_subtask.apply(args=[subtask_id])  # eager: the retry runs at once
+
+    assert result.successful() and not failures
+    assert SimPipe.objects.filter(pipe_id=f"pipe-{where}").count() == 1
+    assert WorkflowSubtask.objects.get(pk=subtask_id).status == WorkflowStatus.DONE
+    assert WorkflowTask.objects.get(pk=workflow_id).status == WorkflowStatus.DONE
+
+
+@pytest.mark.django_db
+def test_a_deadlock_in_a_synchronous_step_is_still_the_steps_failure():
+    """Inline, the caller (the tasker's retry policy) decides: the workflow ends ERROR, resumable."""
+    real = inventory.STEPS["create_pipe"]
+
+    def victim(params, inputs):
+        real(params, inputs)
+        raise DEADLOCK
+
+    with mock.patch.dict(inventory.STEPS, {"create_pipe": victim}):
+        answer = submit(make_request("create_pipe", "pipe-sync", bandwidth_mbps=10))
+    assert (answer.status, answer.error_code) == (AnswerStatus.ERROR, "driver_error")
+    assert not SimPipe.objects.filter(pipe_id="pipe-sync").exists()
