@@ -87,20 +87,20 @@ def test_racing_placements_never_overbook_a_host():
     assert SimVm.objects.filter(vm_id__startswith="vm-place-").count() == 1
 
 
-@override_settings(SIMCLOUD_ACTION_SECONDS=0.05)  # both start at once; the VM row, locked by each step, orders the rest
-def test_parallel_subtasks_of_a_group_finishing_together_queue_the_next_group_once():
-    assert submit(make_request("create_vm", "vm-par", **VM_SPEC)).status == AnswerStatus.DONE
+def _first_group_finishing_together(request):
+    """Start ``request``'s workflow, run its first group's two subtasks at once, each holding its
+    bookkeeping open after reading the plan: the next group (step 3) is queued once, by one of them."""
     with (
         mock.patch.object(tasks.run_workflow, "apply_async"),
         mock.patch.object(tasks.run_subtask, "apply_async") as sent,
     ):
-        answer = submit(make_request("delete_vm", "vm-par", mode="async"))
+        answer = submit(request)
         workflow_start(workflow_task_id=answer.workflow_task_id)
         group_one = [call.kwargs["args"][0] for call in sent.call_args_list]
         sent.reset_mock()
         lock_with_plan = execution._lock_with_plan
 
-        def slow_lock_with_plan(*args, **kwargs):  # each holds its bookkeeping open after reading the plan
+        def slow_lock_with_plan(*args, **kwargs):
             found = lock_with_plan(*args, **kwargs)
             time.sleep(0.3)
             return found
@@ -109,11 +109,17 @@ def test_parallel_subtasks_of_a_group_finishing_together_queue_the_next_group_on
             ran = _race_calls([partial(subtask_run, subtask_id=pk) for pk in group_one])
 
     assert len(group_one) == 2 and ran == [True, True]
-    release = WorkflowSubtask.objects.get(parent_id=answer.workflow_task_id, step=3)
-    assert [call.kwargs["args"] for call in sent.call_args_list] == [[release.pk]]  # queued once, by one of them
-    assert release.celery_task_id == sent.call_args.kwargs["task_id"]
+    third = WorkflowSubtask.objects.get(parent_id=answer.workflow_task_id, step=3)
+    assert [call.kwargs["args"] for call in sent.call_args_list] == [[third.pk]]
+    assert third.celery_task_id == sent.call_args.kwargs["task_id"]
     wf = WorkflowTask.objects.get(pk=answer.workflow_task_id)
     assert (wf.status, wf.step, wf.progress) == (WorkflowStatus.DOING, 2, 66)
+
+
+@override_settings(SIMCLOUD_ACTION_SECONDS=0.05)  # both start at once; the VM row, locked by each step, orders the rest
+def test_parallel_subtasks_of_a_group_finishing_together_queue_the_next_group_once():
+    assert submit(make_request("create_vm", "vm-par", **VM_SPEC)).status == AnswerStatus.DONE
+    _first_group_finishing_together(make_request("delete_vm", "vm-par", mode="async"))
 
 
 def test_one_subtask_delivered_twice_at_once_runs_its_step_once():
@@ -164,27 +170,4 @@ class ParallelStubDriver(Driver):
 
 @override_settings(CORETASKER_DRIVER="coretasker.tests.test_races.ParallelStubDriver")
 def test_parallel_steps_sharing_no_cloud_row_finishing_together_queue_the_next_group_once():
-    with (
-        mock.patch.object(tasks.run_workflow, "apply_async"),
-        mock.patch.object(tasks.run_subtask, "apply_async") as sent,
-    ):
-        answer = submit(make_request("create_pipe", "pipe-par", mode="async"))
-        workflow_start(workflow_task_id=answer.workflow_task_id)
-        group_one = [call.kwargs["args"][0] for call in sent.call_args_list]
-        sent.reset_mock()
-        lock_with_plan = execution._lock_with_plan
-
-        def slow_lock_with_plan(*args, **kwargs):  # each holds its bookkeeping open after reading the plan
-            found = lock_with_plan(*args, **kwargs)
-            time.sleep(0.3)
-            return found
-
-        with mock.patch.object(execution, "_lock_with_plan", side_effect=slow_lock_with_plan):
-            ran = _race_calls([partial(subtask_run, subtask_id=pk) for pk in group_one])
-
-    assert len(group_one) == 2 and ran == [True, True]
-    join = WorkflowSubtask.objects.get(parent_id=answer.workflow_task_id, step=3)
-    assert [call.kwargs["args"] for call in sent.call_args_list] == [[join.pk]]  # queued once, by one of them
-    assert join.celery_task_id == sent.call_args.kwargs["task_id"]
-    wf = WorkflowTask.objects.get(pk=answer.workflow_task_id)
-    assert (wf.status, wf.step, wf.progress) == (WorkflowStatus.DOING, 2, 66)
+    _first_group_finishing_together(make_request("create_pipe", "pipe-par", mode="async"))
