@@ -86,4 +86,52 @@ def reset() -> None:
             pass
 
 
-__all__ = ["FLOOR_STEP", "FLOOR_TABLE", "app", "bench_floor_step", "bench_noop", "count", "reset"]
+def start_worker(count_dir: Path):
+    """Purge the four queues, start one worker (two prefork processes) and wait until a no-op ran.
+
+    Returns the running worker, or ``None`` (stopped, the reason printed) when it did not start.
+    Called by the benchmark scripts, never by the workers.
+    """
+    import sys
+
+    from tasks.tests.worker import Worker, purge_queues, wait_for
+
+    purge_queues()
+    count_dir.mkdir(parents=True, exist_ok=True)
+    reset()
+    worker = Worker(concurrency=2, app="scripts.bench_celery", log_path=count_dir / "worker.log")
+    worker.start()
+    app.send_task(NOOP)
+    if not wait_for(lambda: count("noop_done") >= 1, timeout=60, worker=worker):
+        print("the worker did not start; see var/bench/worker.log", file=sys.stderr)
+        worker.stop()
+        return None
+    reset()
+    return worker
+
+
+def noop_seconds(worker, messages: int, timeout: float) -> float | None:
+    """Send ``messages`` no-ops through the broker and ``worker``; seconds until all ran (``None``: timed out)."""
+    import time
+
+    from tasks.tests.worker import wait_for
+
+    started = time.monotonic()
+    for _ in range(messages):
+        app.send_task(NOOP)
+    if not wait_for(lambda: count("noop_done") >= messages, timeout=timeout, interval=0.2, worker=worker):
+        return None
+    return time.monotonic() - started
+
+
+__all__ = [
+    "FLOOR_STEP",
+    "FLOOR_TABLE",
+    "app",
+    "bench_floor_step",
+    "bench_noop",
+    "count",
+    "noop_seconds",
+    "reset",
+    "start_worker",
+]

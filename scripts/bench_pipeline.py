@@ -68,7 +68,6 @@ def main() -> int:
 
     django.setup()
 
-    from celery import current_app
     from django.conf import settings
     from django.db import connection
 
@@ -77,7 +76,7 @@ def main() -> int:
     from tasks.models import CloudTask, OperationStatus, ResUserOperation
     from tasks.services import operation_place
     from tasks.tests import corestub
-    from tasks.tests.worker import Worker, purge_queues, wait_for
+    from tasks.tests.worker import wait_for
 
     timeout = args.timeout or 60 + args.n / 2
     cpu = CpuTypeTpl.objects.order_by("code").first()
@@ -95,19 +94,10 @@ def main() -> int:
     print(f"broker:   {settings.CELERY_BROKER_URL.split('@')[-1]}   coreTasker: {core}")
     print(f"operations: {args.n}   worker: 1 x prefork, 2 processes")
 
-    purge_queues()
-    bench_celery.reset()
-    worker = Worker(concurrency=2, app="scripts.bench_celery", log_path=count_dir / "worker.log")
-    count_dir.mkdir(parents=True, exist_ok=True)
-    worker.start()
+    worker = bench_celery.start_worker(count_dir)
+    if worker is None:
+        return 1
     try:
-        # Warm up: the worker is ready once a no-op has run.
-        current_app.send_task(bench_celery.NOOP)
-        if not wait_for(lambda: bench_celery.count("noop_done") >= 1, timeout=60, worker=worker):
-            print("the worker did not start; see var/bench/worker.log", file=sys.stderr)
-            return 1
-        bench_celery.reset()
-
         run = uuid.uuid4().hex[:8]
         started = time.monotonic()
         ids = [
@@ -139,14 +129,8 @@ def main() -> int:
             if task.finished_at
         ]
 
-        started = time.monotonic()
-        for _ in range(messages):
-            current_app.send_task(bench_celery.NOOP)
-        done = wait_for(
-            lambda: bench_celery.count("noop_done") >= messages, timeout=timeout, interval=0.2, worker=worker
-        )
-        noop_seconds = time.monotonic() - started
-        if not done:
+        noop_seconds = bench_celery.noop_seconds(worker, messages, timeout)
+        if noop_seconds is None:
             print(f"no-op phase timed out after {timeout:.0f} s", file=sys.stderr)
             return 1
     finally:

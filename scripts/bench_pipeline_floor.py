@@ -46,7 +46,7 @@ def main() -> int:
     from django.db import connection
 
     from scripts import bench_celery
-    from tasks.tests.worker import Worker, purge_queues, wait_for
+    from tasks.tests.worker import wait_for
 
     table = bench_celery.FLOOR_TABLE
     timeout = args.timeout or 60 + args.n / 2
@@ -63,18 +63,10 @@ def main() -> int:
             cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE step = %s", [args.messages])
             return cursor.fetchone()[0]
 
-    purge_queues()
-    count_dir.mkdir(parents=True, exist_ok=True)
-    bench_celery.reset()
-    worker = Worker(concurrency=2, app="scripts.bench_celery", log_path=count_dir / "worker.log")
-    worker.start()
+    worker = bench_celery.start_worker(count_dir)
+    if worker is None:
+        return 1
     try:
-        current_app.send_task(bench_celery.NOOP)
-        if not wait_for(lambda: bench_celery.count("noop_done") >= 1, timeout=60, worker=worker):
-            print("the worker did not start; see var/bench/worker.log", file=sys.stderr)
-            return 1
-        bench_celery.reset()
-
         started = time.monotonic()
         for i in range(args.n):
             body = [{"id": i, "step": 0, "last": args.messages}]
@@ -85,13 +77,10 @@ def main() -> int:
         chain_seconds = time.monotonic() - started
         messages = args.n * args.messages
 
-        started = time.monotonic()
-        for _ in range(messages):
-            current_app.send_task(bench_celery.NOOP)
-        if not wait_for(lambda: bench_celery.count("noop_done") >= messages, timeout=timeout, worker=worker):
+        noop_seconds = bench_celery.noop_seconds(worker, messages, timeout)
+        if noop_seconds is None:
             print(f"no-op phase timed out after {timeout:.0f} s", file=sys.stderr)
             return 1
-        noop_seconds = time.monotonic() - started
     finally:
         worker.stop()
         with connection.cursor() as cursor:

@@ -57,13 +57,13 @@ def subtask_move(
     )
 
 
-def notify_on_commit(task_id: int, status: str, suborder_id=hooks.UNKNOWN) -> None:
+def notify_on_commit(task_id: int, status: str, suborder_id: int | None) -> None:
     """Tell the task-finished listeners (:mod:`tasks.hooks`) after the surrounding commit."""
     transaction.on_commit(partial(hooks.notify_task_finished, task_id, status, suborder_id=suborder_id))
 
 
 def task_ended(
-    *, task_id: int, operation_id: int | None, status: str, suborder_id=hooks.UNKNOWN, **operation_changes
+    *, task_id: int, operation_id: int | None, status: str, suborder_id: int | None, **operation_changes
 ) -> None:
     """What follows a task's move to a final state, in its transaction: the operation takes
     the same status, the resource lock is released, listeners hear of it after the commit

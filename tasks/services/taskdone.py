@@ -20,9 +20,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from ..hooks import UNKNOWN
 from ..models import (
-    CloudTask,
     CloudTaskSubtask,
     SubtaskStatus,
     TaskStatus,
@@ -92,13 +90,13 @@ def task_advance(*, task_id: int | None = None, subtask_id: int | None = None, r
 
 
 def task_finish(
-    *, task_id: int, operation_id: int | None = None, suborder_id=UNKNOWN, results: dict | None = None
+    *, task_id: int, operation_id: int | None, suborder_id: int | None, results: dict | None = None
 ) -> bool:
     """DOING -> DONE for the task and its operation, lock released, listeners told after commit.
 
     Exactly one caller wins; the others get ``False``. ``results`` (action ->
-    result, in step order) may be passed by a caller that just read them, as may
-    the task's ``operation_id`` and ``suborder_id`` (both then, or neither).
+    result, in step order) may be passed by a caller that just read them;
+    ``operation_id`` and ``suborder_id`` are the task's, read with its lock.
     """
     # No savepoint of its own: a failure here fails the caller's whole transaction.
     with transaction.atomic(savepoint=False):
@@ -116,10 +114,6 @@ def task_finish(
         )
         if not moved:
             return False
-        if suborder_id is UNKNOWN:
-            operation_id, suborder_id = CloudTask.objects.filter(pk=task_id).values_list(
-                "operation_id", "suborder_id"
-            ).first() or (None, None)
         task_ended(task_id=task_id, operation_id=operation_id, suborder_id=suborder_id, status=TaskStatus.DONE)
     return True
 
